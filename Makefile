@@ -1,0 +1,57 @@
+# heaprig — the two commands a newcomer needs:
+#   make run    install what is missing, build, run the demo scenarios and show their memory maps
+#   make test   install what is missing, run the whole suite (scenarios + the harness's own tests)
+# Everything else here serves those two.
+
+# The Debian packages the rig needs. Python libraries come from Debian too (there is no PyPI):
+# they install for /usr/bin/python3, which is why the virtualenv below is built from it.
+DEBIAN_PACKAGES := make qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi \
+    gdb-multiarch gcc libc6-dev gcc-multilib qemu-user \
+    python3 python3-venv python3-pip python3-setuptools python3-pytest python3-yaml \
+    python3-hypothesis python3-pytest-xdist python3-jsonschema python3-ruamel.yaml
+
+SYSTEM_PYTHON := /usr/bin/python3
+VENV := .venv
+VENV_STAMP := $(VENV)/.heaprig-installed
+HEAPRIG := $(VENV)/bin/heaprig
+PYTEST := $(VENV)/bin/python -m pytest
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x -k holes"`.
+PYTEST_ARGS ?=
+
+.PHONY: all run test deps venv clean help
+all: run
+
+help:
+	@sed -n '1,4p' Makefile
+
+# Installs only what is missing, with one `apt-get update` first, so a second run costs nothing.
+deps:
+	@missing=$$(for package in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$package 2>/dev/null | grep -q '^install ok installed' || echo $$package; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	    echo "heaprig: installing Debian packages:" $$missing; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV_STAMP)
+$(VENV_STAMP): pyproject.toml | deps
+	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install -q --no-deps --no-build-isolation --no-index -e .
+	touch $@
+
+run: deps venv
+	$(HEAPRIG) run scenarios/demo
+
+test: deps venv
+	$(PYTEST) $(PYTEST_ARGS)
+
+clean: firmware-clean
+	rm -rf build $(VENV)
+
+# The firmware variants (target/firmware.mk) and the host build of the same sources (target/host.mk).
+-include target/firmware.mk
+-include target/host.mk
