@@ -442,8 +442,7 @@ static void rotate_down(char *start, uint32_t left_bytes, uint32_t right_bytes) 
  * `hole_run` is the start of the holes gathered right below the block being looked at; a movable
  * block meeting a run is rotated below it, carrying the run's hole headers up with it intact.
  */
-static void compact_low_side(void) {
-    char *end = low_end();
+static void compact_low_side(char *end) {
     char *hole_run = NULL;
     for (char *cursor = heap.bottom; cursor < end;) {
         block_t *block = block_at(cursor);
@@ -463,9 +462,9 @@ static void compact_low_side(void) {
     }
 }
 
-/* After blocks moved, every low `next` is re-derived from the packed layout. */
-static void relink_low_side(void) {
-    char *end = low_end();
+/* After blocks moved, every low `next` (and the low head) is re-derived from the packed layout.
+ * `end` is the low side's end from before the move: the low head pointer itself is stale now. */
+static void relink_low_side(char *end) {
     block_t *below = NULL;
     for (char *cursor = heap.bottom; cursor < end; cursor += block_size(block_at(cursor))) {
         block_at(cursor)->next = below;
@@ -550,8 +549,10 @@ void supervisor_move_memory(void) {
     for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
         heap.pointers_before_move[i] = heap.slots[i].ptr;
     }
-    compact_low_side();
-    relink_low_side();
+    /* Compaction only permutes blocks and holes, so the low side keeps its extent. */
+    char *end = low_end();
+    compact_low_side(end);
+    relink_low_side(end);
     if (heap.low_head != NULL && block_is_hole(heap.low_head)) {
         low_head_to_middle(); /* step 3 */
     }
