@@ -1,0 +1,167 @@
+"""The ``heaprig`` command.
+
+    heaprig check FILE|DIR...            validate scenarios only (nothing is built or run)
+    heaprig run [options] FILE|DIR...    run them and show the memory maps
+    heaprig debug [--step N] FILE        start it in QEMU halted, with a gdb server
+
+``run`` prints, for each scenario, the map before and after every ``vm_exit`` with its moves and
+callbacks (``--all-steps``: the map after every step), then the failure report of any scenario
+whose expectations are not met. A directory stands for every scenario file below it.
+
+Exit status: 0 all good; 1 some expectation failed; 2 a scenario is invalid or could not run
+(message on stderr, ``file:line:col: field: message``; no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from . import firmware, qemu_runner
+from .errors import HeaprigError
+from .compiler import compile_scenario
+from .loader import load_scenario
+from .pipeline import RunOptions, failure_of, run_scenario
+from .plugin import SUFFIXES
+from .render import run_report
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+DEBUG_PORT = 3333
+
+
+def scenario_files(arguments: Iterable[str]) -> list[Path]:
+    """Files as given; directories expanded to their ``*.yaml``/``*.yml`` files, sorted."""
+    files: list[Path] = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+        else:
+            files.append(path)
+    return files
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="heaprig",
+                                     description="heaprig scenarios: validate, run, show maps")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = commands.add_parser("check", help="validate scenario files")
+    check.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    run = commands.add_parser("run", help="run scenarios on the firmware and show their maps")
+    run.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    run.add_argument("--all-steps", action="store_true", help="show the map after every step")
+    run.add_argument("--target", choices=firmware.TARGETS, default="qemu",
+                     help="QEMU firmware (default) or the host build")
+    run.add_argument("--timeout", type=float, default=qemu_runner.DEFAULT_TIMEOUT,
+                     metavar="SECONDS", help="wall-clock limit of one scenario")
+    run.add_argument("--budget", type=int, default=qemu_runner.DEFAULT_BUDGET,
+                     metavar="INSTRUCTIONS", help="instruction budget under QEMU")
+    run.add_argument("--root", default=None, metavar="DIR", help="the heaprig checkout")
+    run.add_argument("--keep", default=None, metavar="DIR",
+                     help="keep each scenario's events and results files under DIR/<scenario>/")
+    debug = commands.add_parser("debug", help="start a scenario in QEMU halted at reset, with a "
+                                              "gdb server, and say how to attach")
+    debug.add_argument("path", metavar="FILE")
+    debug.add_argument("--port", type=int, default=DEBUG_PORT, help="gdb server port")
+    debug.add_argument("--step", type=int, default=0, metavar="N",
+                       help="the step to break at (steps[N]; default 0)")
+    debug.add_argument("--budget", type=int, default=0, metavar="INSTRUCTIONS",
+                       help="instruction budget (default none)")
+    debug.add_argument("--root", default=None, metavar="DIR", help="the heaprig checkout")
+    return parser
+
+
+def _check(paths: Sequence[Path]) -> int:
+    status = EXIT_OK
+    for path in paths:
+        try:
+            load_scenario(path)
+        except HeaprigError as error:
+            print(error, file=sys.stderr)
+            status = EXIT_ERROR
+        else:
+            print(f"{path}: ok")
+    return status
+
+
+def _run(paths: Sequence[Path], arguments: argparse.Namespace) -> int:
+    options = RunOptions(arguments.target, arguments.timeout, arguments.budget,
+                         Path(arguments.root) if arguments.root else None,
+                         Path(arguments.keep).resolve() if arguments.keep else None)
+    failed = errors = 0
+    for path in paths:
+        try:
+            scenario = load_scenario(path)
+            run = run_scenario(scenario, options)
+        except HeaprigError as error:
+            print(error, file=sys.stderr)
+            errors += 1
+            continue
+        print(run_report(scenario, run.compiled, run.results, arguments.all_steps))
+        if run.passed:
+            print(f"PASS {path}\n")
+        else:
+            failure = failure_of(run)
+            print(f"FAIL {failure}\n\n{failure.report}")
+            failed += 1
+    total = len(paths)
+    print(f"heaprig: {total - failed - errors} passed, {failed} failed, {errors} errors")
+    return EXIT_ERROR if errors else EXIT_FAILED if failed else EXIT_OK
+
+
+def _debug(arguments: argparse.Namespace) -> int:
+    """Compiles the scenario into build/debug/<name>/, builds its firmware, prints the gdb
+    command that stops before the chosen step, and runs QEMU halted with a gdb server until it
+    exits (Ctrl-C stops it)."""
+    scenario = load_scenario(arguments.path)
+    if not 0 <= arguments.step < len(scenario.steps):
+        raise HeaprigError(f"there is no steps[{arguments.step}] (the scenario has "
+                           f"{len(scenario.steps)} steps)", scenario.display)
+    root = firmware.repo_root(arguments.root)
+    compiled = compile_scenario(scenario)
+    elf = firmware.build(root, firmware.Variant.of(scenario.config))
+    directory = root / "build" / "debug" / scenario.path.stem
+    directory.mkdir(parents=True, exist_ok=True)
+    events = directory / qemu_runner.EVENTS_FILE
+    results = directory / qemu_runner.RESULTS_FILE
+    with events.open("w", encoding="ascii", newline="\n") as stream:
+        stream.write(compiled.events)
+    step = scenario.steps[arguments.step]
+    event = compiled.step_events[step.index]
+    print(f"{scenario.display}:{step.line}: {step.title} is event {event} of {events}\n"
+          f"QEMU is halted at reset with a gdb server on 127.0.0.1:{arguments.port}; attach with\n"
+          f"  gdb-multiarch {elf} -ex 'target remote 127.0.0.1:{arguments.port}' \\\n"
+          f"      -ex 'break heaprig_before_event if event_number == {event}' -ex continue\n"
+          f"Results go to {results}.", flush=True)
+    command = qemu_runner.command_for("qemu", elf, events, results, root, arguments.budget,
+                                      gdb_port=arguments.port)
+    return subprocess.call(command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    try:
+        if arguments.command == "debug":
+            return _debug(arguments)
+        paths = scenario_files(arguments.paths)
+        if not paths:
+            print(f"heaprig: no scenario files in {' '.join(arguments.paths)}", file=sys.stderr)
+            return EXIT_ERROR
+        if arguments.command == "check":
+            return _check(paths)
+        return _run(paths, arguments)
+    except HeaprigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("heaprig: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

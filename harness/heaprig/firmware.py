@@ -1,0 +1,126 @@
+"""The firmware binaries a scenario needs: which variant, building it, and reading its symbols.
+
+A scenario's config fixes the variant (slots, move support, debug). ``make firmware`` (QEMU ELF)
+or ``make host`` (the same core as a host program) builds it at the repository root. Builds are
+serialised with ``flock`` on ``build/.heaprig-build.lock`` so that pytest-xdist workers asking for
+the same variant do not race; each process asks make once per variant (make itself skips what is
+up to date).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import FirmwareBuildError, RunError
+from .render import Frame
+from .scenario import Config
+
+ROOT_ENV = "HEAPRIG_ROOT"
+"""Environment variable naming the repository root (default: found from this package)."""
+LOCK_FILE = Path("build") / ".heaprig-build.lock"
+MAKE_TARGETS = {"qemu": "firmware", "host": "host"}
+BUILD_TIMEOUT = 900.0
+ADDR2LINE = "arm-none-eabi-addr2line"
+TARGETS = tuple(MAKE_TARGETS)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A firmware build: handle slots, move support, debug checks."""
+
+    slots: int
+    move: bool
+    debug: bool
+
+    @classmethod
+    def of(cls, config: Config) -> Variant:
+        return cls(config.slots, config.move, config.debug)
+
+    @property
+    def dirname(self) -> str:
+        return f"s{self.slots}-m{int(self.move)}-d{int(self.debug)}"
+
+    def make_arguments(self) -> list[str]:
+        return [f"SLOTS={self.slots}", f"MOVE={int(self.move)}", f"DEBUG={int(self.debug)}"]
+
+
+def repo_root(explicit: str | Path | None = None) -> Path:
+    """The heaprig repository: ``explicit``, else ``$HEAPRIG_ROOT``, else the checkout this
+    package lives in (``harness/heaprig`` → two levels up)."""
+    candidate = explicit or os.environ.get(ROOT_ENV)
+    root = Path(candidate) if candidate else Path(__file__).resolve().parents[2]
+    if not (root / "Makefile").is_file():
+        raise RunError(f"{root} is not a heaprig checkout (no Makefile); set {ROOT_ENV} or "
+                       f"--heaprig-root")
+    return root.resolve()
+
+
+def binary_path(root: Path, variant: Variant, target: str = "qemu") -> Path:
+    """Where the build of ``variant`` for ``target`` lands (target/firmware.mk, target/host.mk)."""
+    if target == "qemu":
+        return root / "build" / "fw" / variant.dirname / "heaprig.elf"
+    return root / "build" / "host" / variant.dirname / "heaprig-host"
+
+
+_built: set[tuple[Path, str, Variant]] = set()
+
+
+def build(root: Path, variant: Variant, target: str = "qemu") -> Path:
+    """Builds (if needed) and returns the binary for ``variant``; FirmwareBuildError if make
+    fails or produces nothing."""
+    path = binary_path(root, variant, target)
+    if (root, target, variant) in _built and path.is_file():
+        return path
+    command = ["make", "-s", "-C", str(root), MAKE_TARGETS[target], *variant.make_arguments()]
+    shown = " ".join(["make", *command[4:]])
+    lock = root / LOCK_FILE
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise FirmwareBuildError(f"{' '.join(command)} took longer than {BUILD_TIMEOUT:.0f} s",
+                                     path) from None
+        except OSError as error:
+            raise FirmwareBuildError(f"cannot run make: {error}", path) from None
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).strip().splitlines()
+        tail = "\n".join(output[-30:])
+        raise FirmwareBuildError(f"`{shown}` failed (exit {done.returncode}):\n{tail}", path)
+    if not path.is_file():
+        raise FirmwareBuildError(f"`{shown}` succeeded but did not make {path}", path)
+    _built.add((root, target, variant))
+    return path
+
+
+def addr2line(elf: Path, address: int, root: Path | None = None) -> list[Frame]:
+    """``address`` (a fault PC) → the function and ``file:line`` of each inlined frame, innermost
+    first, files relative to ``root`` when below it. Empty if the tool is missing or knows
+    nothing of the address."""
+    tool = shutil.which(ADDR2LINE)
+    if tool is None or not elf.is_file():
+        return []
+    try:
+        done = subprocess.run([tool, "-e", str(elf), "-f", "-i", f"{address:#x}"],
+                              capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    lines = done.stdout.splitlines()
+    prefix = f"{root.resolve()}/" if root is not None else None
+    frames = []
+    for function, location in zip(lines[::2], lines[1::2]):
+        if function == "??" and location.startswith("??"):
+            continue
+        if prefix and location.startswith(prefix):
+            location = location[len(prefix):]
+        frames.append(Frame(function, location.split(" (discriminator")[0]))
+    return frames
