@@ -89,7 +89,8 @@ typedef struct {
     block_t *high_head;      /* newest high block, NULL when the high side is empty */
     block_t *embedded_head;  /* GC root of the embedded list (SPEC §2) */
     supervisor_allocation slots[SUPERVISOR_SLOTS];
-    move_callback_entry_t callbacks[SUPERVISOR_SLOTS];
+    move_callback_entry_t callbacks[SUPERVISOR_SLOTS]; /* [0, callback_count) in use */
+    size_t callback_count;
 #if SUPERVISOR_MOVE_SUPPORT
     /* Each slot's pointer when the current move began, for R12 lookups. */
     uint32_t *pointers_before_move[SUPERVISOR_SLOTS];
@@ -382,22 +383,24 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
 
 /* ---- Move callbacks ----------------------------------------------------------------------- */
 
+/* The table is kept packed in registration order, so callbacks run in the order clients
+ * registered them, whatever was unregistered in between. */
 bool supervisor_register_move_callback(supervisor_move_callback_t callback, void *context) {
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (heap.callbacks[i].callback == NULL) {
-            heap.callbacks[i] = (move_callback_entry_t){callback, context};
-            return true;
-        }
+    if (heap.callback_count == SUPERVISOR_SLOTS) {
+        return false;
     }
-    return false;
+    heap.callbacks[heap.callback_count++] = (move_callback_entry_t){callback, context};
+    return true;
 }
 
 void supervisor_unregister_move_callback(supervisor_move_callback_t callback, void *context) {
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (heap.callbacks[i].callback == callback && heap.callbacks[i].context == context) {
-            heap.callbacks[i] = (move_callback_entry_t){NULL, NULL};
+    size_t kept = 0;
+    for (size_t i = 0; i < heap.callback_count; i++) {
+        if (heap.callbacks[i].callback != callback || heap.callbacks[i].context != context) {
+            heap.callbacks[kept++] = heap.callbacks[i];
         }
     }
+    heap.callback_count = kept;
 }
 
 void **supervisor_embedded_root(void) {
@@ -533,10 +536,8 @@ static void promote_embedded_blocks(void) {
 /* Step 5: every registered callback once, with R12 lookups of old pointers active. */
 static void notify_move_callbacks(void) {
     heap.moving = true;
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (heap.callbacks[i].callback != NULL) {
-            heap.callbacks[i].callback(heap.callbacks[i].context);
-        }
+    for (size_t i = 0; i < heap.callback_count; i++) {
+        heap.callbacks[i].callback(heap.callbacks[i].context);
     }
     heap.moving = false;
 }
