@@ -1,0 +1,277 @@
+/*
+ * The interpreter's main loop: the `ready` line, the header, then for every event: split, hook,
+ * run (events.c), and in checking mode the invariant checker and every data pattern; in snapshot
+ * mode a map. Every way the run can end is here: `end`, protocol error, violation, corruption.
+ */
+#include "interp/interp.h"
+
+#include <stdarg.h>
+
+#include "clients/clients.h"
+#include "heaprig_config.h"
+#include "interp/map.h"
+#include "interp/report.h"
+#include "platform.h"
+#include "supervisor_heap.h"
+#include "vm/arena.h"
+#include "vm/vm.h"
+
+#define PROTOCOL_VERSION ((uint32_t)1)
+#define PROTOCOL_VERSION_TOKEN "1"
+#define HEADER_WORD "heaprig-events"
+
+typedef struct {
+    uint32_t current_event;
+    uint32_t events_read;
+    bool checking;
+    bool snapshots;
+    bool reset_done;
+} interp_t;
+
+static interp_t interp = {.checking = true};
+
+uint32_t interp_current_event(void) {
+    return interp.current_event;
+}
+
+void interp_set_checking(bool on) {
+    interp.checking = on;
+}
+
+void interp_set_snapshots(bool on) {
+    interp.snapshots = on;
+}
+
+void interp_note_reset(void) {
+    interp.reset_done = true;
+}
+
+bool interp_reset_done(void) {
+    return interp.reset_done;
+}
+
+__attribute__((noinline, used)) void heaprig_before_event(uint32_t event_number) {
+    /* Keeps the call and its argument even at -O2: it exists to be broken on. */
+    __asm__ volatile("" : : "r"(event_number) : "memory");
+}
+
+/* ---- Ends of the run ---------------------------------------------------------------------- */
+
+static noreturn void protocol_error(uint32_t event, uint32_t line, const report_text_t *message,
+                                    heaprig_exit_t status) {
+    report_begin("protocol_error");
+    report_u32("ev", event);
+    report_u32("line", line);
+    report_string("message", message->chars);
+    report_end();
+    platform_exit(status);
+}
+
+static noreturn void reject_line(uint32_t event, const char *format, ...) {
+    report_text_t message;
+    report_text_clear(&message);
+    report_text_format(&message, "event %u: ", event);
+    va_list arguments;
+    va_start(arguments, format);
+    report_text_vformat(&message, format, arguments);
+    va_end(arguments);
+    protocol_error(event, reader_line_number(), &message, EXIT_PROTOCOL_ERROR);
+}
+
+static noreturn void reject_event(const event_t *event, bool with_name, const char *format,
+                                  va_list arguments) {
+    report_text_t message;
+    report_text_clear(&message);
+    report_text_format(&message, "event %u: ", event->number);
+    if (with_name) {
+        report_text_format(&message, "%s: ", event->name);
+    }
+    report_text_vformat(&message, format, arguments);
+    protocol_error(event->number, event->line, &message, EXIT_PROTOCOL_ERROR);
+}
+
+void interp_reject(const event_t *event, const char *format, ...) {
+    va_list arguments;
+    va_start(arguments, format);
+    reject_event(event, true, format, arguments);
+}
+
+void interp_reject_plain(const event_t *event, const char *format, ...) {
+    va_list arguments;
+    va_start(arguments, format);
+    reject_event(event, false, format, arguments);
+}
+
+static void report_offset_or_null(const char *key, const void *address) {
+    if (address != NULL && arena_holds(address, 0)) {
+        report_u32(key, arena_offset(address));
+    } else {
+        report_null(key);
+    }
+}
+
+void interp_report_corruption(uint32_t event, const pattern_corruption_t *corruption) {
+    report_begin("corruption");
+    report_u32("ev", event);
+    if (pattern_owner_is_object(corruption->pattern.owner)) {
+        /* VM objects live in the GC heap: the heap owns them; `object` says which one. */
+        report_string("owner", "heap");
+        report_u32("object", corruption->pattern.owner - PATTERN_OBJECT_OWNER_BASE);
+    } else {
+        report_u32("owner", corruption->pattern.owner);
+    }
+    report_offset_or_null("at", corruption->check.where);
+    report_u32("expected", corruption->check.expected);
+    if (corruption->check.where != NULL) {
+        report_u32("found", corruption->check.found);
+    } else {
+        report_null("found"); /* the data is gone: its handle was emptied */
+    }
+    report_end();
+    platform_exit(EXIT_HEAP_BROKEN);
+}
+
+void interp_report_violation(uint32_t event, const char *invariant, const void *where,
+                             const char *detail) {
+    report_begin("violation");
+    report_u32("ev", event);
+    report_string("invariant", invariant);
+    report_offset_or_null("at", where);
+    report_string("detail", detail);
+    report_end();
+    platform_exit(EXIT_HEAP_BROKEN);
+}
+
+void interp_finish(void) {
+    report_begin("end");
+    report_u32("events", interp.events_read);
+    report_end();
+    platform_exit(EXIT_RAN_TO_END);
+}
+
+void interp_report_misuse(uint32_t event) {
+    const char *message = supervisor_heap_take_misuse();
+    if (message != NULL) {
+        report_begin("misuse");
+        report_u32("ev", event);
+        report_string("message", message);
+        report_end();
+    }
+}
+
+/* ---- After every event -------------------------------------------------------------------- */
+
+static void check_heap(uint32_t event) {
+    heap_check_result_t result = heap_check();
+    if (result.invariant != NULL) {
+        interp_report_violation(event, result.invariant, result.where,
+                                result.detail != NULL ? result.detail : "");
+    }
+    pattern_corruption_t corruption;
+    if (!clients_check_all(&corruption) || !vm_check_objects(&corruption)) {
+        interp_report_corruption(event, &corruption);
+    }
+}
+
+static void after_event(uint32_t event) {
+    interp_report_misuse(event);
+    if (!interp.reset_done) {
+        return; /* no heap yet */
+    }
+    if (interp.checking) {
+        check_heap(event);
+    }
+    if (interp.snapshots) {
+        map_report(event);
+    }
+}
+
+/* ---- Reading the stream ------------------------------------------------------------------- */
+
+static void report_ready(void) {
+    report_begin("ready");
+    report_u32("version", PROTOCOL_VERSION);
+    report_u32("slots", (uint32_t)SUPERVISOR_SLOTS);
+    report_u32("move", (uint32_t)SUPERVISOR_MOVE_SUPPORT);
+    report_u32("debug", (uint32_t)HEAPRIG_DEBUG);
+    report_u32("arena_max", HEAPRIG_ARENA_MAX);
+    report_end();
+}
+
+/* The next line that is not blank or a comment, split; false at the end of the stream.
+ * `event` is the number the line would have, for error messages. */
+static bool next_tokens(uint32_t event, line_tokens_t *tokens) {
+    for (;;) {
+        switch (reader_next_line()) {
+        case READ_END:
+            return false;
+        case READ_FAILED: {
+            report_text_t message;
+            report_text_clear(&message);
+            report_text_format(&message, "event %u: the event stream cannot be read", event);
+            protocol_error(event, reader_line_number(), &message, EXIT_CANNOT_START);
+        }
+        case READ_TOO_LONG:
+            reject_line(event, "line too long (more than %u characters)",
+                        (uint32_t)READER_LINE_MAX);
+        case READ_LINE:
+            break;
+        }
+        *tokens = reader_split();
+        switch (tokens->kind) {
+        case LINE_IGNORED:
+            continue;
+        case LINE_BAD_CHAR:
+            reject_line(event, "byte %u in column %u is not printable ASCII",
+                        (uint32_t)tokens->bad_char, tokens->bad_column);
+        case LINE_TOO_MANY:
+            reject_line(event, "too many arguments");
+        case LINE_TOKENS:
+            return true;
+        }
+    }
+}
+
+static bool is_word(const char *token, const char *word) {
+    while (*token != '\0' && *token == *word) {
+        token++;
+        word++;
+    }
+    return *token == *word;
+}
+
+static void read_header(void) {
+    line_tokens_t tokens;
+    if (!next_tokens(0, &tokens) || !is_word(tokens.tokens[0], HEADER_WORD) || tokens.count < 2) {
+        reject_line(0, "missing header (the first line must be \"" HEADER_WORD " %u\")",
+                    PROTOCOL_VERSION);
+    }
+    if (!is_word(tokens.tokens[1], PROTOCOL_VERSION_TOKEN)) {
+        reject_line(0, "unsupported version %s (this firmware speaks %u)", tokens.tokens[1],
+                    PROTOCOL_VERSION);
+    }
+    if (tokens.count > 2) {
+        reject_line(0, "too many arguments");
+    }
+}
+
+noreturn void heaprig_main(void) {
+    report_ready();
+    reader_init();
+    read_header();
+    line_tokens_t tokens;
+    while (next_tokens(interp.events_read + 1, &tokens)) {
+        event_t event = {
+            .number = ++interp.events_read,
+            .line = reader_line_number(),
+            .name = tokens.tokens[0],
+            .argument_count = tokens.count - 1,
+            .arguments = &tokens.tokens[1],
+        };
+        interp.current_event = event.number;
+        heaprig_before_event(event.number);
+        events_run(&event);
+        after_event(event.number);
+    }
+    interp_finish();
+}

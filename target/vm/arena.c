@@ -1,0 +1,49 @@
+/*
+ * The arena buffer and the port functions the allocator takes its bounds from.
+ */
+#include "vm/arena.h"
+
+#include <string.h>
+
+#include "supervisor/port.h"
+
+#define WORD_BYTES 4u
+
+typedef struct {
+    /* Words, so the bottom is word aligned as the allocator requires. */
+    uint32_t words[HEAPRIG_ARENA_MAX / WORD_BYTES];
+    uint32_t bytes;
+} arena_t;
+
+static arena_t arena;
+
+void arena_configure(uint32_t bytes) {
+    if (bytes > HEAPRIG_ARENA_MAX) {
+        bytes = HEAPRIG_ARENA_MAX; /* the interpreter rejects this earlier; never overrun */
+    }
+    arena.bytes = bytes - bytes % WORD_BYTES;
+    memset(arena.words, 0, sizeof(arena.words));
+}
+
+uint32_t arena_size(void) {
+    return arena.bytes;
+}
+
+uint32_t *port_heap_get_bottom(void) {
+    return &arena.words[0];
+}
+
+uint32_t *port_heap_get_top(void) {
+    return &arena.words[arena.bytes / WORD_BYTES];
+}
+
+uint32_t arena_offset(const void *address) {
+    return (uint32_t)((uintptr_t)address - (uintptr_t)port_heap_get_bottom());
+}
+
+bool arena_holds(const void *address, uint32_t bytes) {
+    uintptr_t start = (uintptr_t)address;
+    uintptr_t bottom = (uintptr_t)port_heap_get_bottom();
+    uintptr_t top = (uintptr_t)port_heap_get_top();
+    return start >= bottom && start <= top && bytes <= top - start;
+}
