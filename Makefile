@@ -20,7 +20,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x -k holes"`.
 PYTEST_ARGS ?=
 
-.PHONY: all run test deps venv clean help
+.PHONY: all run test size deps venv clean help
 all: run
 
 help:
@@ -48,6 +48,10 @@ run: deps venv
 
 test: deps venv
 	$(PYTEST) $(PYTEST_ARGS)
+
+# The allocator's code size on Cortex-M0/M3, with and without move support (harness/heaprig/code_size.py).
+size: deps venv
+	$(VENV)/bin/python -m heaprig.code_size
 
 clean: firmware-clean
 	rm -rf build $(VENV)
