@@ -89,9 +89,9 @@ typedef struct {
     block_t *high_head;      /* newest high block, NULL when the high side is empty */
     block_t *embedded_head;  /* GC root of the embedded list (SPEC §2) */
     supervisor_allocation slots[SUPERVISOR_SLOTS];
+#if SUPERVISOR_MOVE_SUPPORT
     move_callback_entry_t callbacks[SUPERVISOR_SLOTS]; /* [0, callback_count) in use */
     size_t callback_count;
-#if SUPERVISOR_MOVE_SUPPORT
     /* Each slot's pointer when the current move began, for R12 lookups. */
     uint32_t *pointers_before_move[SUPERVISOR_SLOTS];
     bool moving;
@@ -383,6 +383,7 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
 
 /* ---- Move callbacks ----------------------------------------------------------------------- */
 
+#if SUPERVISOR_MOVE_SUPPORT
 /* The table is kept packed in registration order, so callbacks run in the order clients
  * registered them, whatever was unregistered in between. */
 bool supervisor_register_move_callback(supervisor_move_callback_t callback, void *context) {
@@ -402,6 +403,19 @@ void supervisor_unregister_move_callback(supervisor_move_callback_t callback, vo
     }
     heap.callback_count = kept;
 }
+#else
+/* R14: nothing ever moves, so there is nothing to notify and no table to keep. */
+bool supervisor_register_move_callback(supervisor_move_callback_t callback, void *context) {
+    (void)callback;
+    (void)context;
+    return true;
+}
+
+void supervisor_unregister_move_callback(supervisor_move_callback_t callback, void *context) {
+    (void)callback;
+    (void)context;
+}
+#endif
 
 void **supervisor_embedded_root(void) {
     return (void **)&heap.embedded_head;
