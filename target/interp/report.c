@@ -52,13 +52,19 @@ static char hex_digit(uint32_t nibble) {
     return "0123456789abcdef"[nibble & 0xfu];
 }
 
-static void put_u64(uint64_t value) {
-    char digits[U64_DIGITS];
+/* The decimal digits of value, least significant first; returns how many. */
+static size_t decimal_digits_reversed(uint64_t value, char digits[U64_DIGITS]) {
     size_t count = 0;
     do {
         digits[count++] = (char)('0' + value % 10u);
         value /= 10u;
     } while (value != 0);
+    return count;
+}
+
+static void put_u64(uint64_t value) {
+    char digits[U64_DIGITS];
+    size_t count = decimal_digits_reversed(value, digits);
     while (count > 0) {
         put_char(digits[--count]);
     }
@@ -199,11 +205,7 @@ static void text_put_string(report_text_t *text, const char *string) {
 
 static void text_put_u32(report_text_t *text, uint32_t value) {
     char digits[U64_DIGITS];
-    size_t count = 0;
-    do {
-        digits[count++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0);
+    size_t count = decimal_digits_reversed(value, digits);
     while (count > 0) {
         text_put(text, digits[--count]);
     }
