@@ -2,6 +2,8 @@
 
     heaprig check FILE|DIR...            validate scenarios only (nothing is built or run)
     heaprig run [options] FILE|DIR...    run them and show the memory maps
+                                         (--update: rewrite failing expectations, print diff;
+                                          --html FILE: an HTML report with SVG maps)
     heaprig debug [--step N] FILE        start it in QEMU halted, with a gdb server
 
 ``run`` prints, for each scenario, the map before and after every ``vm_exit`` with its moves and
@@ -15,6 +17,7 @@ Exit status: 0 all good; 1 some expectation failed; 2 a scenario is invalid or c
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,9 +27,11 @@ from . import firmware, qemu_runner
 from .errors import HeaprigError
 from .compiler import compile_scenario
 from .loader import load_scenario
-from .pipeline import RunOptions, failure_of, run_scenario
+from .pipeline import RunOptions, failure_of, needs_update, run_scenario, update_run
 from .plugin import SUFFIXES
+from .html_report import entry_of, html_document, scenario_section
 from .render import run_report
+from .update import describe
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -55,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run scenarios on the firmware and show their maps")
     run.add_argument("paths", nargs="+", metavar="FILE|DIR")
     run.add_argument("--all-steps", action="store_true", help="show the map after every step")
+    run.add_argument("--color", choices=("auto", "yes", "no"), default="auto",
+                     help="colour the map bars and the expected|actual markers (auto: when "
+                          "the output is a terminal and NO_COLOR is not set)")
+    run.add_argument("--html", default=None, metavar="FILE",
+                     help="also write one self-contained HTML report with an SVG memory map "
+                          "of every step")
+    run.add_argument("--update", action="store_true",
+                     help="rewrite the expect: blocks of failing scenarios from the actual "
+                          "results (in place, comments kept) and print the diff")
     run.add_argument("--target", choices=firmware.TARGETS, default="qemu",
                      help="QEMU firmware (default) or the host build")
     run.add_argument("--timeout", type=float, default=qemu_runner.DEFAULT_TIMEOUT,
@@ -89,26 +103,49 @@ def _check(paths: Sequence[Path]) -> int:
     return status
 
 
+def use_colour(choice: str, stream: object = None) -> bool:
+    """``--color``: ``yes``/``no``, or ``auto``: the stream is a terminal (not ``TERM=dumb``)
+    and ``NO_COLOR`` is not set (https://no-color.org)."""
+    if choice != "auto":
+        return choice == "yes"
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ \
+        and os.environ.get("TERM") != "dumb"
+
+
 def _run(paths: Sequence[Path], arguments: argparse.Namespace) -> int:
     options = RunOptions(arguments.target, arguments.timeout, arguments.budget,
                          Path(arguments.root) if arguments.root else None,
                          Path(arguments.keep).resolve() if arguments.keep else None)
+    color = use_colour(arguments.color)
+    sections: list[str] = []
     failed = errors = 0
     for path in paths:
         try:
             scenario = load_scenario(path)
             run = run_scenario(scenario, options)
+            print(run_report(scenario, run.compiled, run.results, arguments.all_steps, color))
+            if arguments.update and needs_update(run):
+                done, run = update_run(run)
+                print(describe(done, run.scenario))
+            if arguments.html:
+                sections.append(scenario_section(entry_of(run)))
         except HeaprigError as error:
             print(error, file=sys.stderr)
             errors += 1
             continue
-        print(run_report(scenario, run.compiled, run.results, arguments.all_steps))
         if run.passed:
             print(f"PASS {path}\n")
         else:
             failure = failure_of(run)
-            print(f"FAIL {failure}\n\n{failure.report}")
+            report = failure.coloured_report if color else failure.report
+            print(f"FAIL {failure}\n\n{report}")
             failed += 1
+    if arguments.html:
+        with open(arguments.html, "w", encoding="utf-8") as stream:
+            stream.write(html_document(sections))
+        print(f"heaprig: HTML report written to {arguments.html}")
     total = len(paths)
     print(f"heaprig: {total - failed - errors} passed, {failed} failed, {errors} errors")
     return EXIT_ERROR if errors else EXIT_FAILED if failed else EXIT_OK

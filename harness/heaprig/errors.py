@@ -72,7 +72,8 @@ class ExpectationFailure(HeaprigError):
     """A scenario ran but what the firmware reported differs from what the scenario expects.
 
     ``step`` is the index of the first failing step (``None``: before the first step);
-    ``mismatches`` lists every difference; ``report`` is the rendered text for humans."""
+    ``mismatches`` lists every difference; ``report`` is the rendered text for humans, and
+    ``coloured_report`` the same with ANSI colours for a terminal (empty: none made)."""
 
     def __init__(
         self,
@@ -83,8 +84,10 @@ class ExpectationFailure(HeaprigError):
         step: int | None = None,
         mismatches: tuple["Mismatch", ...] = (),
         report: str = "",
+        coloured_report: str = "",
     ) -> None:
         super().__init__(message, file, line)
         self.step = step
         self.mismatches = mismatches
         self.report = report
+        self.coloured_report = coloured_report or report

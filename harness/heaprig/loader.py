@@ -199,6 +199,7 @@ _TYPE_WORDS = {
     "boolean": "true or false",
     "object": "a mapping",
     "array": "a list",
+    "number": "a number",
     "null": "nothing",
 }
 
@@ -310,6 +311,8 @@ def _build(data: dict[str, Any], locations: Locations, step_ends: dict[int, int]
         move=raw_config.get("move", True),
         debug=raw_config.get("debug", False),
         stack=None if stack == "fixed" else stack,
+        budget=raw_config.get("budget"),
+        timeout=raw_config.get("timeout"),
     )
     steps = tuple(
         _build_step(index, raw, context, step_ends.get(index))

@@ -7,14 +7,16 @@ here and in the modules it calls; loading, compiling, comparing and rendering st
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import firmware, qemu_runner
+from . import firmware, qemu_runner, update
 from .compare import Mismatch, compare
 from .compiler import CompiledScenario, compile_scenario
 from .errors import ExpectationFailure, ProtocolError, RunError
+from .loader import load_scenario
 from .render import failure_report, summary_line
 from .results import EXIT_CODES, Results, parse_results
 from .scenario import Scenario
@@ -32,6 +34,14 @@ class RunOptions:
     root: Path | None = None
     keep: Path | None = None
 
+    def for_scenario(self, scenario: Scenario) -> RunOptions:
+        """These options with the scenario's own limits (``config: {budget, timeout}``)."""
+        config = scenario.config
+        return dataclasses.replace(
+            self,
+            timeout=config.timeout if config.timeout is not None else self.timeout,
+            budget=config.budget if config.budget is not None else self.budget)
+
 
 @dataclass
 class ScenarioRun:
@@ -44,6 +54,8 @@ class ScenarioRun:
     outcome: qemu_runner.RunOutcome
     results: Results
     mismatches: list[Mismatch] = field(default_factory=list)
+    stopped: str = ""
+    """Why the run ended without a final line (timeout, crash), for reports."""
 
     @property
     def passed(self) -> bool:
@@ -54,6 +66,7 @@ def run_scenario(scenario: Scenario, options: RunOptions = RunOptions()) -> Scen
     """Runs a loaded scenario and compares. Raises FirmwareBuildError/RunError for trouble
     outside the scenario, ProtocolError if the firmware rejected the stream; expectation
     differences are returned in ``ScenarioRun.mismatches`` (see :func:`failure_of`)."""
+    options = options.for_scenario(scenario)
     root = firmware.repo_root(options.root)
     compiled = compile_scenario(scenario)
     binary = firmware.build(root, firmware.Variant.of(scenario.config), options.target)
@@ -63,8 +76,28 @@ def run_scenario(scenario: Scenario, options: RunOptions = RunOptions()) -> Scen
     results = parse_results(outcome.results, source=f"results of {scenario.path.name}",
                             partial_ok=outcome.timed_out or outcome.exit_code != 0)
     _check_outcome(scenario, compiled, outcome, results)
-    mismatches = compare(scenario, compiled, results, _stopped(compiled, outcome, results, options))
-    return ScenarioRun(scenario, compiled, root, binary, outcome, results, mismatches)
+    stopped = _stopped(compiled, outcome, results, options)
+    mismatches = compare(scenario, compiled, results, stopped)
+    return ScenarioRun(scenario, compiled, root, binary, outcome, results, mismatches, stopped)
+
+
+def needs_update(run: ScenarioRun) -> bool:
+    """Update mode touches a scenario that failed, or one with no expectations at all."""
+    return not run.passed or all(step.expect is None for step in run.scenario.steps)
+
+
+def update_run(run: ScenarioRun) -> tuple[update.Update, ScenarioRun]:
+    """Update mode (see :mod:`heaprig.update`): rewrites the scenario's file from the run's
+    results, then compares the same results with the rewritten scenario (expectations do not
+    change the event stream, so nothing runs again)."""
+    done = update.update_scenario(run.scenario, run.compiled, run.results, run.stopped)
+    if not done.changed:
+        return done, run
+    scenario = load_scenario(run.scenario.path, run.scenario.display)
+    compiled = compile_scenario(scenario)
+    mismatches = compare(scenario, compiled, run.results, run.stopped)
+    return done, dataclasses.replace(run, scenario=scenario, compiled=compiled,
+                                     mismatches=mismatches)
 
 
 def _stopped(compiled: CompiledScenario, outcome: qemu_runner.RunOutcome, results: Results,
@@ -129,9 +162,11 @@ def failure_of(run: ScenarioRun) -> ExpectationFailure:
         if run.binary.suffix == ".elf":
             frames = firmware.addr2line(run.binary, terminal.fields["pc"], run.root)
     output = run.outcome.output if terminal is None or terminal.op != "end" else ""
-    report = failure_report(scenario, run.compiled, run.results, run.mismatches, source_lines,
-                            frames, output)
+    report, coloured = (failure_report(scenario, run.compiled, run.results, run.mismatches,
+                                       source_lines, frames, output, color)
+                        for color in (False, True))
     first = run.mismatches[0]
     line = scenario.steps[first.step].line if first.step is not None else scenario.first_line
     return ExpectationFailure(summary_line(scenario, run.mismatches), scenario.display, line,
-                              step=first.step, mismatches=tuple(run.mismatches), report=report)
+                              step=first.step, mismatches=tuple(run.mismatches), report=report,
+                              coloured_report=coloured)

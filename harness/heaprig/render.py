@@ -12,6 +12,10 @@ A map is shown as a table and a one-line proportional bar::
 
 A failure shows the scenario, not Python: the YAML lines of the failing step, expected vs actual
 side by side (rows that differ marked ``!``), and the map before and after the step.
+
+With ``color=True`` (a terminal, decided by the caller) the bar's cells and legend are drawn in
+one colour per region and the rows that differ show ``!`` in red, the expected side in green and
+the actual side in red (ANSI SGR codes); the text is otherwise identical.
 """
 
 from __future__ import annotations
@@ -38,6 +42,32 @@ BAR_WIDTH = 64
 FIXED_SYMBOLS = {"free": ".", "hole": "h", "heap": "~", "stack": "S"}
 """Bar characters of the regions every map may have; clients get letters."""
 REGISTERS = ("pc", "lr", "sp", "cfsr", "hfsr", "mmfar", "bfar")
+
+SGR = {"bold_red": "1;31", "red": "31", "green": "32", "yellow": "33", "blue": "34",
+       "magenta": "35", "cyan": "36", "dim": "2", "bright_blue": "94", "bright_magenta": "95",
+       "bright_green": "92", "bright_cyan": "96", "bright_yellow": "93", "bright_red": "91"}
+"""ANSI colours by name (Select Graphic Rendition parameters)."""
+REGION_COLOURS = {"free": "dim", "hole": "yellow", "heap": "blue", "stack": "magenta"}
+CLIENT_COLOURS = ("green", "cyan", "bright_blue", "bright_magenta", "bright_green",
+                  "bright_cyan", "bright_yellow", "bright_red")
+"""Colours of client blocks in the bar, in the order the clients first appear."""
+EXPECTED_COLOUR, ACTUAL_COLOUR, MARK_COLOUR = "green", "red", "bold_red"
+
+
+def paint(text: str, colour: str, color: bool = True) -> str:
+    """``text`` in ``colour`` (a key of :data:`SGR`) when ``color``, else unchanged."""
+    if not color or not text:
+        return text
+    return f"\x1b[{SGR[colour]}m{text}\x1b[0m"
+
+
+def region_colour(what: str, symbols: Mapping[str, str]) -> str:
+    """The colour of a region in the bar: fixed for free/hole/heap/stack, else by client order."""
+    if what in REGION_COLOURS:
+        return REGION_COLOURS[what]
+    clients = [name for name in symbols if name not in FIXED_SYMBOLS]
+    index = clients.index(what) if what in clients else len(clients)
+    return CLIENT_COLOURS[index % len(CLIENT_COLOURS)]
 
 
 @dataclass(frozen=True)
@@ -82,7 +112,7 @@ def map_table(regions: Sequence[Region]) -> list[str]:
 
 
 def map_bar(regions: Sequence[Region], arena: int, symbols: Mapping[str, str],
-            width: int = BAR_WIDTH) -> list[str]:
+            width: int = BAR_WIDTH, color: bool = False) -> list[str]:
     """The bar and its legend. Each cell shows the region covering most of it (an embedded block
     wins over its heap when it covers half the cell); a region too small for any cell still gets
     the cell holding its middle, unless that would hide another region."""
@@ -112,19 +142,28 @@ def map_bar(regions: Sequence[Region], arena: int, symbols: Mapping[str, str],
                 if 0 <= index < width and chosen.count(chosen[index]) > 1:
                     chosen[index] = region
                     break
-    bar = "".join(symbol(r) if r else " " for r in chosen)
+    bar = ""
+    for index, region in enumerate(chosen):
+        if index and region is chosen[index - 1]:
+            continue
+        run = 1
+        while index + run < width and chosen[index + run] is region:
+            run += 1
+        text = symbol(region) * run if region else " " * run
+        bar += paint(text, region_colour(region.what, symbols), color) if region else text
     legend = []
     for region in regions:
-        entry = f"{symbol(region)} {region.what}"
+        entry = f"{paint(symbol(region), region_colour(region.what, symbols), color)} " \
+                f"{region.what}"
         if entry not in legend:
             legend.append(entry)
     return [f"[{bar}]", " " + "  ".join(legend)]
 
 
 def render_map(regions: Sequence[Region], arena: int, symbols: Mapping[str, str] | None = None,
-               indent: str = "  ") -> str:
+               indent: str = "  ", color: bool = False) -> str:
     symbols = symbols if symbols is not None else symbols_for(r.what for r in regions)
-    lines = map_table(regions) + map_bar(regions, arena, symbols)
+    lines = map_table(regions) + map_bar(regions, arena, symbols, color=color)
     return "\n".join(indent + line for line in lines)
 
 
@@ -133,11 +172,12 @@ def snapshot_regions(snapshot: Snapshot, compiled: CompiledScenario) -> list[Reg
 
 
 def render_snapshot(snapshot: Snapshot | None, scenario: Scenario, compiled: CompiledScenario,
-                    indent: str = "  ") -> str:
+                    indent: str = "  ", color: bool = False) -> str:
     if snapshot is None:
         return f"{indent}(no map reported)"
     symbols = symbols_for(compiled.clients)
-    text = render_map(snapshot_regions(snapshot, compiled), scenario.config.arena, symbols, indent)
+    text = render_map(snapshot_regions(snapshot, compiled), scenario.config.arena, symbols, indent,
+                      color)
     heap = f"GC heap at {snapshot.heap.at}, {snapshot.heap.len} bytes" if snapshot.heap \
         else "no GC heap"
     return f"{text}\n{indent} middle {snapshot.middle} bytes; {heap}"
@@ -175,9 +215,10 @@ def _as_lines(value: Shown) -> list[str]:
     return [value]
 
 
-def side_by_side(key: str, expected: Shown, actual: Shown, indent: str = "  ") -> str:
+def side_by_side(key: str, expected: Shown, actual: Shown, indent: str = "  ",
+                 color: bool = False) -> str:
     """Expected and actual in two columns, aligned like a diff; rows that differ start with
-    ``!``."""
+    ``!`` (with ``color``: a red ``!``, expected in green, actual in red)."""
     left, right = _as_lines(expected), _as_lines(actual)
     rows: list[tuple[str, str, str]] = []
     matcher = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
@@ -192,7 +233,13 @@ def side_by_side(key: str, expected: Shown, actual: Shown, indent: str = "  ") -
             rows.append(("!", a, b))
     width = max(len("expected"), *(len(row[1]) for row in rows))
     out = [f"{indent}{key}:", f"{indent}    {'expected':<{width}} | actual"]
-    out += [f"{indent}  {mark} {a:<{width}} | {b}".rstrip() for mark, a, b in rows]
+    for mark, a, b in rows:
+        if color and mark == "!":
+            left = paint(f"{a:<{width}}", EXPECTED_COLOUR)
+            right = f" {paint(b, ACTUAL_COLOUR)}" if b else ""
+            out.append(f"{indent}  {paint(mark, MARK_COLOUR)} {left} |{right}")
+        else:
+            out.append(f"{indent}  {mark} {a:<{width}} | {b}".rstrip())
     return "\n".join(out)
 
 
@@ -204,9 +251,11 @@ def failure_report(
     source_lines: Sequence[str],
     fault_frames: Sequence[Frame] = (),
     output: str = "",
+    color: bool = False,
 ) -> str:
     """The whole report of a failed scenario: the first failing step in full (source, expected
-    vs actual, maps before and after), every other difference after it, then the fault."""
+    vs actual, maps before and after), every other difference after it, then the fault.
+    ``color``: ANSI colours for a terminal (see the module docstring)."""
     if not mismatches:
         return ""
     by_step: dict[int | None, list[Mismatch]] = {}
@@ -227,14 +276,16 @@ def failure_report(
             parts.append(f"Source step (line {step.line}):")
             parts.append(source_excerpt(source_lines, step.line, step.end_line))
         parts.append("")
-        parts.extend(side_by_side(m.key, m.expected, m.actual) for m in group)
+        parts.extend(side_by_side(m.key, m.expected, m.actual, color=color) for m in group)
         if number == 0 and index is not None:
             ev = compiled.step_events[index]
             parts.append("")
             parts.append(f"Map before {scenario.steps[index].title}:")
-            parts.append(render_snapshot(results.snapshot_before(ev), scenario, compiled))
+            parts.append(render_snapshot(results.snapshot_before(ev), scenario, compiled,
+                                         color=color))
             parts.append(f"Map after {scenario.steps[index].title}:")
-            parts.append(render_snapshot(results.snapshot_after(ev), scenario, compiled))
+            parts.append(render_snapshot(results.snapshot_after(ev), scenario, compiled,
+                                         color=color))
         parts.append("")
     if never_ran:
         parts.append(f"Steps with expectations that never ran ({never_ran[0].actual}):")
@@ -244,21 +295,34 @@ def failure_report(
                 parts.append(f"  {scenario.display}:{step.line}: {step.title}")
         parts.append("")
     if results.terminal is not None and results.terminal.op == "fault":
-        parts.append(fault_report(results.terminal, compiled, fault_frames))
+        parts.append(fault_report(results.terminal, compiled, fault_frames, scenario, results))
     if output.strip():
         parts.append("Firmware/QEMU output:")
         parts.extend("  " + line for line in output.strip().splitlines()[-20:])
     return "\n".join(parts).rstrip() + "\n"
 
 
-def fault_report(line: Line, compiled: CompiledScenario, frames: Sequence[Frame] = ()) -> str:
+def fault_report(line: Line, compiled: CompiledScenario, frames: Sequence[Frame] = (),
+                 scenario: Scenario | None = None, results: Results | None = None) -> str:
     """``The run ended in a fault at steps[3]: hardfault at pc 0x...``, then where the PC is
-    (addr2line frames, innermost first) and the fault registers."""
+    (addr2line frames, innermost first) and the fault registers. A ``budget`` fault (a hang
+    stopped by the instruction budget) also names, from ``results``, the last event that
+    completed (its map was printed: snapshots come last) and, with ``scenario``, the file:line
+    of the step it stopped in and of the last step completed."""
     step = compiled.step_of_event(line.ev) if line.ev is not None else None
     where = f" at steps[{step}]" if step is not None else (
         f" at event {line.ev} (set-up)" if line.ev is not None else "")
+    if scenario is not None and step is not None:
+        where += f" ({scenario.display}:{scenario.steps[step].line})"
     what = describe_terminal(line, compiled).removeprefix("fault ")
     out = [f"The run ended in a fault{where}: {what}"]
+    if line.fields.get("kind") == "budget" and results is not None:
+        done = [ev for ev, record in results.events.items() if record.snapshot is not None
+                and (line.ev is None or ev < line.ev)]
+        last = _event_place(max(done, default=0), compiled, scenario)
+        out.append(f"  last event completed: {last}")
+        if line.ev is not None:
+            out.append(f"  stopped in event {_event_place(line.ev, compiled, scenario)}")
     for frame in frames:
         out.append(f"  in {frame.format()}")
     registers = [f"{name} {line.fields[name]:#010x}" for name in REGISTERS
@@ -266,6 +330,18 @@ def fault_report(line: Line, compiled: CompiledScenario, frames: Sequence[Frame]
     if registers:
         out.append("  " + "  ".join(registers))
     return "\n".join(out)
+
+
+def _event_place(ev: int, compiled: CompiledScenario, scenario: Scenario | None) -> str:
+    """``7 (steps[2] (vm_start), file:11)``, ``2 (set-up)`` or ``none``."""
+    if ev <= 0:
+        return "none"
+    step = compiled.step_of_event(ev)
+    if step is None:
+        return f"{ev} (set-up)"
+    if scenario is None:
+        return f"{ev} (steps[{step}])"
+    return f"{ev} ({scenario.steps[step].title}, {scenario.display}:{scenario.steps[step].line})"
 
 
 def summary_line(scenario: Scenario, mismatches: Sequence[Mismatch]) -> str:
@@ -280,7 +356,7 @@ def summary_line(scenario: Scenario, mismatches: Sequence[Mismatch]) -> str:
 
 
 def run_report(scenario: Scenario, compiled: CompiledScenario, results: Results,
-               all_steps: bool = False) -> str:
+               all_steps: bool = False, color: bool = False) -> str:
     """What ``heaprig run`` shows for a scenario that ran: the map before and after every
     vm_exit (every step with ``all_steps``) and the moves and callbacks of each vm_exit."""
     parts = [f"== {scenario.display}: {scenario.name}",
@@ -296,9 +372,11 @@ def run_report(scenario: Scenario, compiled: CompiledScenario, results: Results,
         parts.append(f"-- {step.title}, line {step.line}")
         if step.action == "vm_exit" or all_steps and step.index == 0:
             parts.append("  before:")
-            parts.append(render_snapshot(results.snapshot_before(ev), scenario, compiled, "    "))
+            parts.append(render_snapshot(results.snapshot_before(ev), scenario, compiled, "    ",
+                                         color))
         parts.append("  after:")
-        parts.append(render_snapshot(results.snapshot_after(ev), scenario, compiled, "    "))
+        parts.append(render_snapshot(results.snapshot_after(ev), scenario, compiled, "    ",
+                                     color))
         if step.action == "vm_exit" and record is not None:
             parts.append("  moves:")
             parts.append(render_moves([move_of(m, compiled) for m in record.moves], "    "))
@@ -308,6 +386,6 @@ def run_report(scenario: Scenario, compiled: CompiledScenario, results: Results,
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["Frame", "symbols_for", "map_table", "map_bar", "render_map", "render_snapshot",
+__all__ = ["Frame", "paint", "symbols_for", "map_table", "map_bar", "render_map", "render_snapshot",
            "render_moves", "source_excerpt", "side_by_side", "failure_report", "fault_report",
            "summary_line", "run_report", "map_lines"]

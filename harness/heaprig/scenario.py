@@ -292,13 +292,17 @@ class Expectation:
 
 @dataclass(frozen=True)
 class Config:
-    """How the firmware is built and the arena set up. ``stack`` None means a fixed stack."""
+    """How the firmware is built and the arena set up. ``stack`` None means a fixed stack.
+    ``budget`` (instructions under QEMU) and ``timeout`` (seconds) are this scenario's run
+    limits; None: the command line's."""
 
     arena: int
     slots: int = 8
     move: bool = True
     debug: bool = False
     stack: int | None = None
+    budget: int | None = None
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,11 @@ firmware:
 FAKE_HOST = """\
 #!{python}
 # Fake heaprig-host: keeps the events it was given, answers with canned results.
-import pathlib, subprocess, sys, time
+import os, pathlib, subprocess, sys, time
 root = pathlib.Path(__file__).resolve().parents[3]
 events, results = sys.argv[1], sys.argv[2]
+with open(root / "runs.log", "a") as log:   # who ran which files (the xdist tests read it)
+    log.write(f"{{os.getppid()}} {{events}} {{results}}\\n")
 (root / "last-events.txt").write_text(pathlib.Path(events).read_text())
 (root / "canned-output.txt").exists() and sys.stderr.write((root / "canned-output.txt").read_text())
 pathlib.Path(results).write_text((root / "canned.jsonl").read_text())

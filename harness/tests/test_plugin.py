@@ -84,7 +84,7 @@ def test_wrong_expectation_shows_step_source_and_columns(pytester: pytest.Pytest
         "Map before steps[4] (vm_exit):",
         "*",
         "Map after steps[4] (vm_exit):",
-        "FAILED scenarios/topic/bubble.yaml::bubble",
+        "FAILED scenarios/topic/bubble.yaml::bubble - scenarios/topic/bubble.yaml:27: *",
     ])
     assert "Traceback" not in result.stdout.str()
     assert "plugin.py" not in result.stdout.str()
