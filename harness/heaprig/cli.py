@@ -4,7 +4,7 @@
     heaprig run [options] FILE|DIR...    run them and show the memory maps
                                          (--update: rewrite failing expectations, print diff;
                                           --html FILE: an HTML report with SVG maps)
-    heaprig debug [--step N] FILE        start it in QEMU halted, with a gdb server
+    heaprig debug [--step N] FILE        run it in QEMU under gdb, stopped before steps[N]
 
 ``run`` prints, for each scenario, the map before and after every ``vm_exit`` with its moves and
 callbacks (``--all-steps``: the map after every step), then the failure report of any scenario
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from . import firmware, qemu_runner
+from . import debugger, firmware, qemu_runner
 from .errors import HeaprigError
 from .compiler import compile_scenario
 from .loader import load_scenario
@@ -78,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--root", default=None, metavar="DIR", help="the heaprig checkout")
     run.add_argument("--keep", default=None, metavar="DIR",
                      help="keep each scenario's events and results files under DIR/<scenario>/")
-    debug = commands.add_parser("debug", help="start a scenario in QEMU halted at reset, with a "
-                                              "gdb server, and say how to attach")
+    debug = commands.add_parser("debug", help="run a scenario in QEMU under gdb-multiarch, "
+                                              "stopped before step N")
     debug.add_argument("path", metavar="FILE")
     debug.add_argument("--port", type=int, default=DEBUG_PORT, help="gdb server port")
     debug.add_argument("--step", type=int, default=0, metavar="N",
@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     debug.add_argument("--budget", type=int, default=0, metavar="INSTRUCTIONS",
                        help="instruction budget (default none)")
     debug.add_argument("--root", default=None, metavar="DIR", help="the heaprig checkout")
+    debug.add_argument("--server-only", action="store_true",
+                       help="start only QEMU's gdb server and print how to attach")
+    debug.add_argument("--batch", action="store_true",
+                       help="run gdb non-interactively: the -ex commands, then quit")
+    debug.add_argument("-ex", dest="gdb_commands", action="append", default=[],
+                       metavar="COMMAND", help="a gdb command to run once stopped (repeatable)")
     return parser
 
 
@@ -170,14 +176,20 @@ def _debug(arguments: argparse.Namespace) -> int:
         stream.write(compiled.events)
     step = scenario.steps[arguments.step]
     event = compiled.step_events[step.index]
-    print(f"{scenario.display}:{step.line}: {step.title} is event {event} of {events}\n"
-          f"QEMU is halted at reset with a gdb server on 127.0.0.1:{arguments.port}; attach with\n"
-          f"  gdb-multiarch {elf} -ex 'target remote 127.0.0.1:{arguments.port}' \\\n"
-          f"      -ex 'break heaprig_before_event if event_number == {event}' -ex continue\n"
-          f"Results go to {results}.", flush=True)
-    command = qemu_runner.command_for("qemu", elf, events, results, root, arguments.budget,
-                                      gdb_port=arguments.port)
-    return subprocess.call(command)
+    qemu_command = qemu_runner.command_for("qemu", elf, events, results, root, arguments.budget,
+                                           gdb_port=arguments.port)
+    print(f"{scenario.display}:{step.line}: {step.title} is event {event} of {events}; "
+          f"results go to {results}", flush=True)
+    if arguments.server_only:
+        print(f"QEMU is halted at reset with a gdb server on 127.0.0.1:{arguments.port}; attach with\n"
+              f"  {debugger.GDB} {elf} -ex 'target remote 127.0.0.1:{arguments.port}' \\\n"
+              f"      -ex 'break {debugger.BREAK_FUNCTION} if event_number == {event}' -ex continue",
+              flush=True)
+        return subprocess.call(qemu_command)
+    script = directory / "gdb-commands"
+    script.write_text(debugger.gdb_script(compiled, step.index, arguments.port), encoding="utf-8")
+    gdb = debugger.gdb_command(elf, script, arguments.batch, arguments.gdb_commands)
+    return debugger.run_session(qemu_command, gdb)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
