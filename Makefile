@@ -8,7 +8,8 @@
 DEBIAN_PACKAGES := make qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi \
     gdb-multiarch gcc libc6-dev gcc-multilib qemu-user \
     python3 python3-venv python3-pip python3-setuptools python3-pytest python3-yaml \
-    python3-hypothesis python3-pytest-xdist python3-jsonschema python3-ruamel.yaml
+    python3-hypothesis python3-pytest-xdist python3-jsonschema python3-ruamel.yaml python3-pil \
+    chromium
 
 SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv

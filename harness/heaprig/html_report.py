@@ -116,7 +116,10 @@ def _bar(regions: Sequence[Region], arena: int, fills: Mapping[str, str], top: f
             y_text = top + BAR + LABEL_ROW * (row + 1)
             out.append(f'<line x1="{centre:.1f}" y1="{top + BAR:.1f}" x2="{centre:.1f}" '
                        f'y2="{y_text - 9:.1f}" stroke="#888" stroke-width="0.6"/>')
-            out.append(f'<text x="{centre:.1f}" y="{y_text:.1f}" text-anchor="middle" '
+            # Kept inside the drawing, so a small block at either end is not clipped.
+            half = len(label) * CHAR / 2
+            x_text = min(max(centre, MARGIN + half), MARGIN + WIDTH - half)
+            out.append(f'<text x="{x_text:.1f}" y="{y_text:.1f}" text-anchor="middle" '
                        f'data-what="{_e(region.what)}">{_e(label)}</text>')
     rows = min(below, LABEL_ROWS)
     return out, top + BAR + LABEL_ROW * rows + 6
