@@ -22,13 +22,11 @@ HOST_ELF := $(HOST_BUILD_DIR)/heaprig-host.elf
 HOST_PROGRAM := $(HOST_BUILD_DIR)/heaprig-host
 HOST_GC_TEST := build/host/gc-test/gc_test.elf
 
-# The platform-neutral core, shared with the Cortex-M3 firmware.
+# The platform-neutral core, shared with the Cortex-M3 firmware (every .c of these folders but
+# the unit tests), plus the host board.
+HOST_CORE_DIRS := target/allocator target/vm target/clients target/interp
 HOST_CORE_SOURCES := \
-    target/allocator/supervisor_heap.c \
-    target/vm/arena.c target/vm/gc.c target/vm/vm.c \
-    target/clients/clients.c target/clients/pattern.c \
-    target/interp/interp.c target/interp/events.c target/interp/map.c target/interp/report.c \
-    target/interp/reader.c target/interp/fault.c
+    $(filter-out %_test.c,$(foreach dir,$(HOST_CORE_DIRS),$(wildcard $(dir)/*.c)))
 HOST_SOURCES := $(HOST_CORE_SOURCES) target/board/host/main.c
 HOST_INCLUDES := -Itarget -Itarget/include -Itarget/allocator
 HOST_DEFINES := -DSUPERVISOR_SLOTS=$(SLOTS) -DSUPERVISOR_MOVE_SUPPORT=$(MOVE) -DHEAPRIG_DEBUG=$(DEBUG)
@@ -38,8 +36,8 @@ HOST_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 -m32 $(HOST_INCLUDES) $(HOS
     $(HOST_EXTRA_CFLAGS)
 # Static, so qemu-i386 needs no 32-bit loader or libraries to run it.
 HOST_LDFLAGS := -m32 -static $(HOST_EXTRA_CFLAGS)
-HOST_HEADERS := $(wildcard target/include/*.h target/include/supervisor/*.h target/allocator/*.h \
-    target/vm/*.h target/clients/*.h target/interp/*.h)
+HOST_HEADERS := $(wildcard target/include/*.h target/include/supervisor/*.h \
+    $(foreach dir,$(HOST_CORE_DIRS),$(dir)/*.h))
 
 # Empty when this kernel runs 32-bit x86 programs itself, else the emulator to run them with.
 # Recursive (=): probed only when a host recipe needs it.

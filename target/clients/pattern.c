@@ -18,7 +18,8 @@ static uint32_t words_of(uint32_t bytes) {
 
 uint32_t pattern_word(pattern_t pattern, uint32_t index) {
     uint32_t hash = (pattern.owner + 1u) * OWNER_MULTIPLIER +
-                    (pattern.generation + 1u) * GENERATION_MULTIPLIER + (index + 1u) * INDEX_MULTIPLIER;
+                    (pattern.generation + 1u) * GENERATION_MULTIPLIER +
+                    (index + 1u) * INDEX_MULTIPLIER;
     hash ^= hash >> MIX_SHIFT;
     return PATTERN_MARKER | (hash & PATTERN_HASH_MASK);
 }

@@ -26,21 +26,13 @@ typedef enum {
 
 typedef struct {
     const char *name;
-    const char *usage;       /* argument names, for "missing argument" messages */
+    const char *usage;       /* the event with its argument names, for messages */
     size_t argument_count;
     event_needs_t needs;
     void (*run)(const event_t *event);
 } event_spec_t;
 
 /* ---- Argument parsing: each returns a valid value or ends the run ------------------------- */
-
-static bool same_word(const char *a, const char *b) {
-    while (*a != '\0' && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
 
 /* Unsigned decimal, at most 10 digits, below 2^32. `what` names it in messages. */
 static uint32_t arg_number(const event_t *event, size_t index, const char *what) {
@@ -67,10 +59,10 @@ static uint32_t arg_number(const event_t *event, size_t index, const char *what)
 static bool arg_word(const event_t *event, size_t index, const char *what, const char *first,
                      const char *second) {
     const char *token = event->arguments[index];
-    if (same_word(token, second)) {
+    if (reader_token_is(token, second)) {
         return true;
     }
-    if (!same_word(token, first)) {
+    if (!reader_token_is(token, first)) {
         interp_reject(event, "%s \"%s\" is not %s or %s", what, token, first, second);
     }
     return false;
@@ -78,7 +70,7 @@ static bool arg_word(const event_t *event, size_t index, const char *what, const
 
 static uint32_t arg_bit(const event_t *event, size_t index, const char *what) {
     const char *token = event->arguments[index];
-    if (!same_word(token, "0") && !same_word(token, "1")) {
+    if (!reader_token_is(token, "0") && !reader_token_is(token, "1")) {
         interp_reject(event, "%s \"%s\" is not 0 or 1", what, token);
     }
     return token[0] == '1' ? 1u : 0u;
@@ -108,7 +100,7 @@ static bool arg_on_off(const event_t *event, size_t index) {
 
 /* `fixed` or a positive multiple of 4. */
 static vm_stack_config_t arg_stack(const event_t *event, size_t index) {
-    if (same_word(event->arguments[index], "fixed")) {
+    if (reader_token_is(event->arguments[index], "fixed")) {
         return (vm_stack_config_t){.fixed = true, .bytes = 0};
     }
     uint32_t bytes = arg_number(event, index, "stack");
@@ -167,14 +159,14 @@ static void report_simple(const char *op, const event_t *event) {
 }
 
 /* `"key": {"at", "len"}` of a block, or null. */
-static void report_block(const char *key, const supervisor_allocation *handle) {
+static void report_block(const char *key, supervisor_allocation *handle) {
     if (handle == NULL || handle->ptr == NULL) {
         report_null(key);
         return;
     }
     report_open_object(key);
     report_u32("at", map_block_offset(handle->ptr));
-    report_u32("len", (uint32_t)get_allocation_length((supervisor_allocation *)handle));
+    report_u32("len", (uint32_t)get_allocation_length(handle));
     report_close_object();
 }
 
@@ -419,24 +411,24 @@ static void event_map(const event_t *event) {
 /* ---- The table ---------------------------------------------------------------------------- */
 
 static const event_spec_t event_specs[] = {
-    {"build", "SLOTS MOVE DEBUG", 3, NEEDS_NOTHING, event_build},
-    {"reset", "ARENA STACK", 2, NEEDS_NOTHING, event_reset},
-    {"checking", "on|off", 1, NEEDS_NOTHING, event_checking},
-    {"snapshots", "on|off", 1, NEEDS_NOTHING, event_snapshots},
-    {"stack", "BYTES|fixed", 1, NEEDS_NOTHING, event_stack},
-    {"alloc", "ID LENGTH SIDE MOVABLE KIND", 5, NEEDS_RESET, event_alloc},
-    {"alloc_remaining", "ID", 1, NEEDS_RESET, event_alloc_remaining},
-    {"free", "ID", 1, NEEDS_RESET, event_free},
-    {"from_ptr", "ID", 1, NEEDS_RESET, event_from_ptr},
-    {"write", "ID", 1, NEEDS_RESET, event_write},
-    {"verify", "ID", 1, NEEDS_RESET, event_verify},
-    {"vm_start", "", 0, NEEDS_RESET, event_vm_start},
-    {"vm_exit", "", 0, NEEDS_RESET, event_vm_exit},
-    {"obj_alloc", "OBJ BYTES short|long", 3, NEEDS_RESET, event_obj_alloc},
-    {"obj_drop", "OBJ", 1, NEEDS_RESET, event_obj_drop},
-    {"collect", "", 0, NEEDS_RESET, event_collect},
-    {"map", "", 0, NEEDS_RESET, event_map},
-    {"end", "", 0, NEEDS_NOTHING, event_end},
+    {"build", "build SLOTS MOVE DEBUG", 3, NEEDS_NOTHING, event_build},
+    {"reset", "reset ARENA STACK", 2, NEEDS_NOTHING, event_reset},
+    {"checking", "checking on|off", 1, NEEDS_NOTHING, event_checking},
+    {"snapshots", "snapshots on|off", 1, NEEDS_NOTHING, event_snapshots},
+    {"stack", "stack BYTES|fixed", 1, NEEDS_NOTHING, event_stack},
+    {"alloc", "alloc ID LENGTH SIDE MOVABLE KIND", 5, NEEDS_RESET, event_alloc},
+    {"alloc_remaining", "alloc_remaining ID", 1, NEEDS_RESET, event_alloc_remaining},
+    {"free", "free ID", 1, NEEDS_RESET, event_free},
+    {"from_ptr", "from_ptr ID", 1, NEEDS_RESET, event_from_ptr},
+    {"write", "write ID", 1, NEEDS_RESET, event_write},
+    {"verify", "verify ID", 1, NEEDS_RESET, event_verify},
+    {"vm_start", "vm_start", 0, NEEDS_RESET, event_vm_start},
+    {"vm_exit", "vm_exit", 0, NEEDS_RESET, event_vm_exit},
+    {"obj_alloc", "obj_alloc OBJ BYTES short|long", 3, NEEDS_RESET, event_obj_alloc},
+    {"obj_drop", "obj_drop OBJ", 1, NEEDS_RESET, event_obj_drop},
+    {"collect", "collect", 0, NEEDS_RESET, event_collect},
+    {"map", "map", 0, NEEDS_RESET, event_map},
+    {"end", "end", 0, NEEDS_NOTHING, event_end},
 };
 
 #define EVENT_SPEC_COUNT (sizeof(event_specs) / sizeof(event_specs[0]))
@@ -444,7 +436,7 @@ static const event_spec_t event_specs[] = {
 void events_run(const event_t *event) {
     const event_spec_t *spec = NULL;
     for (size_t i = 0; i < EVENT_SPEC_COUNT && spec == NULL; i++) {
-        if (same_word(event->name, event_specs[i].name)) {
+        if (reader_token_is(event->name, event_specs[i].name)) {
             spec = &event_specs[i];
         }
     }
@@ -452,10 +444,10 @@ void events_run(const event_t *event) {
         interp_reject_plain(event, "unknown event \"%s\"", event->name);
     }
     if (event->argument_count > spec->argument_count) {
-        interp_reject(event, "too many arguments (usage: %s %s)", spec->name, spec->usage);
+        interp_reject(event, "too many arguments (usage: %s)", spec->usage);
     }
     if (event->argument_count < spec->argument_count) {
-        interp_reject(event, "missing arguments (usage: %s %s)", spec->name, spec->usage);
+        interp_reject(event, "missing arguments (usage: %s)", spec->usage);
     }
     if (spec->needs == NEEDS_RESET && !interp_reset_done()) {
         interp_reject(event, "event before reset");

@@ -67,10 +67,19 @@ static noreturn void protocol_error(uint32_t event, uint32_t line, const report_
     platform_exit(status);
 }
 
+/* "event N: " and, for errors about a known event, its name. */
+static void message_start(report_text_t *message, uint32_t event, const char *name) {
+    report_text_clear(message);
+    report_text_format(message, "event %u: ", event);
+    if (name != NULL) {
+        report_text_format(message, "%s: ", name);
+    }
+}
+
+/* An error about the line just read, before it is an event (header, characters, length). */
 static noreturn void reject_line(uint32_t event, const char *format, ...) {
     report_text_t message;
-    report_text_clear(&message);
-    report_text_format(&message, "event %u: ", event);
+    message_start(&message, event, NULL);
     va_list arguments;
     va_start(arguments, format);
     report_text_vformat(&message, format, arguments);
@@ -78,28 +87,24 @@ static noreturn void reject_line(uint32_t event, const char *format, ...) {
     protocol_error(event, reader_line_number(), &message, EXIT_PROTOCOL_ERROR);
 }
 
-static noreturn void reject_event(const event_t *event, bool with_name, const char *format,
-                                  va_list arguments) {
+void interp_reject(const event_t *event, const char *format, ...) {
     report_text_t message;
-    report_text_clear(&message);
-    report_text_format(&message, "event %u: ", event->number);
-    if (with_name) {
-        report_text_format(&message, "%s: ", event->name);
-    }
+    message_start(&message, event->number, event->name);
+    va_list arguments;
+    va_start(arguments, format);
     report_text_vformat(&message, format, arguments);
+    va_end(arguments);
     protocol_error(event->number, event->line, &message, EXIT_PROTOCOL_ERROR);
 }
 
-void interp_reject(const event_t *event, const char *format, ...) {
-    va_list arguments;
-    va_start(arguments, format);
-    reject_event(event, true, format, arguments);
-}
-
 void interp_reject_plain(const event_t *event, const char *format, ...) {
+    report_text_t message;
+    message_start(&message, event->number, NULL);
     va_list arguments;
     va_start(arguments, format);
-    reject_event(event, false, format, arguments);
+    report_text_vformat(&message, format, arguments);
+    va_end(arguments);
+    protocol_error(event->number, event->line, &message, EXIT_PROTOCOL_ERROR);
 }
 
 static void report_offset_or_null(const char *key, const void *address) {
@@ -207,8 +212,8 @@ static bool next_tokens(uint32_t event, line_tokens_t *tokens) {
             return false;
         case READ_FAILED: {
             report_text_t message;
-            report_text_clear(&message);
-            report_text_format(&message, "event %u: the event stream cannot be read", event);
+            message_start(&message, event, NULL);
+            report_text_format(&message, "the event stream cannot be read");
             protocol_error(event, reader_line_number(), &message, EXIT_CANNOT_START);
         }
         case READ_TOO_LONG:
@@ -232,21 +237,14 @@ static bool next_tokens(uint32_t event, line_tokens_t *tokens) {
     }
 }
 
-static bool is_word(const char *token, const char *word) {
-    while (*token != '\0' && *token == *word) {
-        token++;
-        word++;
-    }
-    return *token == *word;
-}
-
 static void read_header(void) {
     line_tokens_t tokens;
-    if (!next_tokens(0, &tokens) || !is_word(tokens.tokens[0], HEADER_WORD) || tokens.count < 2) {
+    if (!next_tokens(0, &tokens) || !reader_token_is(tokens.tokens[0], HEADER_WORD) ||
+        tokens.count < 2) {
         reject_line(0, "missing header (the first line must be \"" HEADER_WORD " %u\")",
                     PROTOCOL_VERSION);
     }
-    if (!is_word(tokens.tokens[1], PROTOCOL_VERSION_TOKEN)) {
+    if (!reader_token_is(tokens.tokens[1], PROTOCOL_VERSION_TOKEN)) {
         reject_line(0, "unsupported version %s (this firmware speaks %u)", tokens.tokens[1],
                     PROTOCOL_VERSION);
     }

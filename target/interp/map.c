@@ -3,9 +3,9 @@
  *
  * The walker visits the low side, the free middle and the high side in address order, then the
  * embedded list in list order. A map lists regions in address order with each embedded block
- * right after the block that holds it (the GC heap), so after each region the embedded blocks
- * inside it are emitted, lowest first, by selection over further walks: no region array to
- * overflow, whatever the number of holes.
+ * right after the block that holds it (the GC heap): a first walk collects and sorts the embedded
+ * blocks (a few, one per handle at most), a second streams every other region straight into the
+ * result line, so a map of thousands of holes needs no region array.
  */
 #include "interp/map.h"
 
@@ -25,8 +25,14 @@ typedef struct {
 } block_snapshot_t;
 
 typedef struct {
+    /* Moves: every owner's block before supervisor_move_memory(). */
     block_snapshot_t blocks[SNAPSHOT_CAPACITY];
     uint32_t count;
+    /* Maps: the embedded blocks, sorted by address, and which are already listed. */
+    heap_region_t embedded[SUPERVISOR_SLOTS];
+    bool embedded_listed[SUPERVISOR_SLOTS];
+    uint32_t embedded_count;
+    bool embedded_overflow;
 } map_state_t;
 
 static map_state_t map;
@@ -162,96 +168,98 @@ static void report_region(const heap_region_t *region) {
     report_close_object();
 }
 
-/* Selection of the lowest embedded block in [from, to) above `after` (exclusive). */
-typedef struct {
-    uintptr_t from, to;
-    uintptr_t after;
-    bool any_after; /* false: no lower bound yet */
-    heap_region_t best;
-    bool found;
-} embedded_search_t;
-
-static void embedded_search_visit(const heap_region_t *region, void *context) {
-    embedded_search_t *search = context;
-    uintptr_t start = region_start(region);
-    if (!is_embedded(region) || start < search->from || start >= search->to ||
-        (search->any_after && start <= search->after) ||
-        (search->found && start >= region_start(&search->best))) {
+/* Pass 1 of a map: the embedded blocks, sorted by address. A sound heap has at most one per
+ * handle slot; a broken one may have more, which are listed at the end in list order. */
+static void embedded_collect_visit(const heap_region_t *region, void *context) {
+    (void)context;
+    if (!is_embedded(region)) {
         return;
     }
-    search->best = *region;
-    search->found = true;
-}
-
-/* Emits the embedded blocks starting inside [from, to), lowest first. */
-static void report_embedded_within(uintptr_t from, uintptr_t to) {
-    embedded_search_t search = {.from = from, .to = to, .any_after = false};
-    for (;;) {
-        search.found = false;
-        heap_walk(embedded_search_visit, &search);
-        if (!search.found) {
-            return;
-        }
-        report_region(&search.best);
-        search.after = region_start(&search.best);
-        search.any_after = true;
+    if (map.embedded_count < SUPERVISOR_SLOTS) {
+        map.embedded[map.embedded_count] = *region;
+        map.embedded_listed[map.embedded_count] = false;
+        map.embedded_count++;
+    } else {
+        map.embedded_overflow = true;
     }
 }
 
-typedef struct {
-    /* The span the walk covered: embedded blocks outside it (a broken backend's) go at the ends. */
-    uintptr_t lowest_start;
-    uintptr_t highest_end;
-    bool any;
-    uint32_t middle_bytes;
-} map_walk_t;
+static void collect_embedded_blocks(void) {
+    map.embedded_count = 0;
+    map.embedded_overflow = false;
+    heap_walk(embedded_collect_visit, NULL);
+    for (uint32_t i = 1; i < map.embedded_count; i++) { /* insertion sort: a handful */
+        heap_region_t region = map.embedded[i];
+        uint32_t j = i;
+        while (j > 0 && region_start(&map.embedded[j - 1]) > region_start(&region)) {
+            map.embedded[j] = map.embedded[j - 1];
+            j--;
+        }
+        map.embedded[j] = region;
+    }
+}
 
+/* Emits the collected embedded blocks starting inside [from, to) not listed yet, lowest first. */
+static void report_embedded_within(uintptr_t from, uintptr_t to) {
+    for (uint32_t i = 0; i < map.embedded_count; i++) {
+        uintptr_t start = region_start(&map.embedded[i]);
+        if (!map.embedded_listed[i] && start >= from && start < to) {
+            report_region(&map.embedded[i]);
+            map.embedded_listed[i] = true;
+        }
+    }
+}
+
+/* Pass 2: every other region in address order, each followed by the embedded blocks inside it.
+ * Normally only the GC heap block holds any, but regions tile the arena, so asking every region
+ * places each embedded block exactly once, wherever a backend put it. */
 static void map_visit(const heap_region_t *region, void *context) {
-    map_walk_t *walk = context;
+    uint32_t *middle_bytes = context;
     if (is_embedded(region)) {
         return;
     }
     report_region(region);
-    /* Normally only the GC heap block holds embedded blocks, but regions tile the arena, so
-     * asking every region places each embedded block exactly once, wherever a backend put it. */
     report_embedded_within(region_start(region), region_end(region));
     if (region->kind == REGION_FREE_MIDDLE) {
-        walk->middle_bytes = region->length;
+        *middle_bytes = region->length;
     }
-    if (!walk->any || region_start(region) < walk->lowest_start) {
-        walk->lowest_start = region_start(region);
+}
+
+/* Pass 3, for a broken heap only: embedded blocks beyond the collected ones, in list order. */
+static void embedded_overflow_visit(const heap_region_t *region, void *context) {
+    uint32_t *ordinal = context;
+    if (is_embedded(region) && (*ordinal)++ >= SUPERVISOR_SLOTS) {
+        report_region(region);
     }
-    if (!walk->any || region_end(region) > walk->highest_end) {
-        walk->highest_end = region_end(region);
-    }
-    walk->any = true;
 }
 
 static void report_heap_bounds(const char *key) {
-    const supervisor_allocation *heap = vm_heap_allocation();
+    supervisor_allocation *heap = vm_heap_allocation();
     if (heap == NULL || heap->ptr == NULL) {
         report_null(key);
         return;
     }
     report_open_object(key);
     report_u32("at", map_block_offset(heap->ptr));
-    report_u32("len", (uint32_t)get_allocation_length((supervisor_allocation *)heap));
+    report_u32("len", (uint32_t)get_allocation_length(heap));
     report_close_object();
 }
 
 void map_report(uint32_t event) {
-    map_walk_t walk = {.any = false};
+    uint32_t middle_bytes = 0;
+    collect_embedded_blocks();
     report_begin("map");
     report_u32("ev", event);
     report_open_array("regions");
-    heap_walk(map_visit, &walk);
-    if (walk.any) {
-        /* A broken backend's embedded blocks outside every block: listed, never hidden. */
-        report_embedded_within(0, walk.lowest_start);
-        report_embedded_within(walk.highest_end, UINTPTR_MAX);
+    heap_walk(map_visit, &middle_bytes);
+    /* Embedded blocks outside the arena (a broken backend's): listed, never hidden. */
+    report_embedded_within(0, UINTPTR_MAX);
+    if (map.embedded_overflow) {
+        uint32_t ordinal = 0;
+        heap_walk(embedded_overflow_visit, &ordinal);
     }
     report_close_array();
-    report_u32("middle", walk.middle_bytes);
+    report_u32("middle", middle_bytes);
     report_heap_bounds("heap");
     report_end();
 }

@@ -89,6 +89,14 @@ read_status_t reader_next_line(void) {
     return READ_LINE;
 }
 
+bool reader_token_is(const char *token, const char *word) {
+    while (*token != '\0' && *token == *word) {
+        token++;
+        word++;
+    }
+    return *token == *word;
+}
+
 line_tokens_t reader_split(void) {
     line_tokens_t result = {.kind = LINE_TOKENS, .count = 0};
     size_t first = 0;

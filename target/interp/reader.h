@@ -44,6 +44,8 @@ void reader_init(void);
 read_status_t reader_next_line(void);
 /* The number of the line last read (1-based; the number of lines read so far). */
 uint32_t reader_line_number(void);
+/* Is the token exactly this word? */
+bool reader_token_is(const char *token, const char *word);
 /* Splits the line last read (in place: the tokens live until the next read). */
 line_tokens_t reader_split(void);
 

@@ -13,6 +13,9 @@ typedef struct {
     /* Words, so the bottom is word aligned as the allocator requires. */
     uint32_t words[HEAPRIG_ARENA_MAX / WORD_BYTES];
     uint32_t bytes;
+    /* How much of the buffer may hold data: the largest arena used since the buffer was zero
+     * (zeroing all of it at every reset would cost the firmware a large share of its budget). */
+    uint32_t used_bytes;
 } arena_t;
 
 static arena_t arena;
@@ -22,7 +25,10 @@ void arena_configure(uint32_t bytes) {
         bytes = HEAPRIG_ARENA_MAX; /* the interpreter rejects this earlier; never overrun */
     }
     arena.bytes = bytes - bytes % WORD_BYTES;
-    memset(arena.words, 0, sizeof(arena.words));
+    if (arena.bytes > arena.used_bytes) {
+        arena.used_bytes = arena.bytes;
+    }
+    memset(arena.words, 0, arena.used_bytes);
 }
 
 uint32_t arena_size(void) {

@@ -78,11 +78,11 @@ void vm_configure_stack(vm_stack_config_t stack) {
     vm.stack_config = stack;
 }
 
-const supervisor_allocation *vm_stack_allocation(void) {
+supervisor_allocation *vm_stack_allocation(void) {
     return vm.stack;
 }
 
-const supervisor_allocation *vm_heap_allocation(void) {
+supervisor_allocation *vm_heap_allocation(void) {
     return vm.heap;
 }
 

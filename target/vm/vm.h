@@ -32,8 +32,8 @@ bool vm_running(void);
 bool vm_exit(pattern_corruption_t *corruption);
 
 /* The stack's and the GC heap's handles; NULL when there is none. */
-const supervisor_allocation *vm_stack_allocation(void);
-const supervisor_allocation *vm_heap_allocation(void);
+supervisor_allocation *vm_stack_allocation(void);
+supervisor_allocation *vm_heap_allocation(void);
 
 /* --- VM objects (ids 0..HEAPRIG_MAX_OBJECTS-1) ------------------------------------------------ */
 /* Holds the result of obj_alloc, NULL (MemoryError) included: obj_drop is legal. */
