@@ -157,6 +157,10 @@ static inline uint32_t middle_size(void) {
     return (uint32_t)(high_start() - low_end());
 }
 
+static inline uint32_t arena_size(void) {
+    return (uint32_t)(heap.top - heap.bottom);
+}
+
 static inline bool move_support(void) {
     return SUPERVISOR_MOVE_SUPPORT != 0;
 }
@@ -221,8 +225,18 @@ static block_t *hole_to_block(bool high, uint32_t length, bool movable) {
     return NULL;
 }
 
-/* Step 2: header + `length` carved from the free middle and pushed on a side, or NULL. */
+/*
+ * Step 2: header + `length` carved from the free middle and pushed on a side, or NULL.
+ * While a VM runs its GC heap is the low head and must stay so: freeing it at VM exit has to
+ * return it, and the embedded blocks inside it, to the middle (§1.5). Space can open in the
+ * middle during a run (a high block freed), but a low block pushed there would sit above the GC
+ * heap, so low requests leave the middle alone until the VM exits; high ones may use it.
+ */
 static block_t *middle_to_block(bool high, uint32_t length, bool movable) {
+    if (!high && gc_alloc_possible()) {
+        return NULL;
+    }
+    /* `length` is at most the arena's size (checked by the callers), so this cannot wrap. */
     if (middle_size() < SUPERVISOR_HEADER_BYTES + length) {
         return NULL;
     }
@@ -270,6 +284,9 @@ supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable)
     if (length == 0 || length % WORD_BYTES != 0) {
         return NULL; /* R1 */
     }
+    if (length > arena_size()) {
+        return NULL; /* can never fit; refusing it here keeps header + length from wrapping */
+    }
     if (high && movable) {
         report_misuse("allocate_memory: a movable allocation must be low (R2)");
         return NULL;
@@ -294,6 +311,9 @@ supervisor_allocation *allocate_remaining_memory(void) {
         return NULL;
     }
     block_t *block = middle_to_block(false, middle_size() - SUPERVISOR_HEADER_BYTES, false);
+    if (block == NULL) {
+        return NULL; /* a VM runs: the middle is not the low side's (see middle_to_block) */
+    }
     slot->ptr = block_data(block);
     return slot;
 }
