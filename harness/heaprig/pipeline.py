@@ -75,9 +75,17 @@ def run_scenario(scenario: Scenario, options: RunOptions = RunOptions()) -> Scen
                                      options.timeout, options.budget, keep_dir=keep)
     results = parse_results(outcome.results, source=f"results of {scenario.path.name}",
                             partial_ok=outcome.timed_out or outcome.exit_code != 0)
-    _check_outcome(scenario, compiled, outcome, results)
     stopped = _stopped(compiled, outcome, results, options)
     mismatches = compare(scenario, compiled, results, stopped)
+    try:
+        _check_outcome(scenario, compiled, outcome, results)
+    except ProtocolError as error:
+        # A rejected event is usually the echo of an earlier surprise (an allocation expected to
+        # succeed returned NULL, then `verify` of it was refused): show that first cause.
+        rejected = compiled.step_of_event(results.terminal.fields["ev"])
+        if rejected is None or not any(m.step is not None and m.step < rejected
+                                       for m in mismatches):
+            raise
     return ScenarioRun(scenario, compiled, root, binary, outcome, results, mismatches, stopped)
 
 

@@ -92,3 +92,31 @@ def test_schema_is_shipped_and_referenced() -> None:
     assert schema()["title"] == "heaprig scenario"
     assert Path(HERE / "scenarios" / "embedded_promotion.yaml").read_text().startswith(
         "# yaml-language-server: $schema=../../heaprig/scenario.schema.json")
+
+
+NULL_THEN_VERIFY = """\
+config:
+  arena: 256
+steps:
+  - alloc: a
+    size: 512
+    expect: {at: 0}
+  - verify: a
+"""
+
+
+@pytest.mark.parametrize("target", targets())
+def test_a_rejected_event_is_reported_after_the_surprise_that_caused_it(
+        pytester: pytest.Pytester, target: str) -> None:
+    # The allocation unexpectedly returns NULL; the firmware then refuses `verify` of a client
+    # with no data. The report must lead with the allocation, the real cause.
+    path = pytester.path / "scenarios" / "cause.yaml"
+    path.parent.mkdir()
+    path.write_text(NULL_THEN_VERIFY)
+    result = pytester.runpytest(*plugin_args(), f"--heaprig-root={REPO_ROOT}",
+                                f"--heaprig-target={target}")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    cause = text.index("scenarios/cause.yaml:4: steps[0] (alloc: a) failed")
+    echo = text.index("client 0 has no data")
+    assert cause < echo
