@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := make qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eab
     gdb-multiarch gcc libc6-dev gcc-multilib qemu-user \
     python3 python3-venv python3-pip python3-setuptools python3-pytest python3-yaml \
     python3-hypothesis python3-pytest-xdist python3-jsonschema python3-ruamel.yaml python3-pil \
-    chromium
+    chromium gcovr
 
 SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv
@@ -21,7 +21,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x -k holes"`.
 PYTEST_ARGS ?=
 
-.PHONY: all run test size deps venv clean help
+.PHONY: all run test size deps venv clean help coverage mutants
 all: run
 
 help:
@@ -60,3 +60,14 @@ clean: firmware-clean
 # The firmware variants (target/firmware.mk) and the host build of the same sources (target/host.mk).
 -include target/firmware.mk
 -include target/host.mk
+
+# Line and branch coverage of the allocator by the scenarios alone, on instrumented host builds
+# kept under build/coverage (harness/heaprig/coverage_report.py).
+coverage: deps venv
+	$(VENV)/bin/python -m heaprig.coverage_report
+
+# Mutation score of the allocator against the scenarios: each mutant a copy built under
+# build/mutants (harness/heaprig/mutants.py). `make mutants MUTANTS_ARGS="--limit 10 --filter R1"`.
+MUTANTS_ARGS ?=
+mutants: deps venv
+	$(VENV)/bin/python -m heaprig.mutants $(MUTANTS_ARGS)

@@ -1,0 +1,211 @@
+"""Line and branch coverage of the allocator by the scenario suite alone (`make coverage`).
+
+Every scenario under ``scenarios/`` runs through :func:`heaprig.pipeline.run_scenario` on a
+coverage-instrumented host build (``--coverage -O0``) of each variant it needs. The instrumented
+builds live in a stand-in checkout, ``build/coverage/`` (``target/`` symlinked to the real one,
+a Makefile that includes the real ``target/host.mk`` with ``HOST_EXTRA_CFLAGS`` set), so their
+objects and ``.gcda`` files never mix with the normal builds under ``build/host/``. The stand-in
+is made afresh on each run, so counts never carry over from an earlier run.
+
+The program runs under qemu-i386, which passes the gcov runtime's file writes through to this
+file system: each variant's ``*.gcda`` lands next to its ELF when the program exits. gcovr then
+reports ``target/allocator/supervisor_heap.c``: its own summary, and here every line and branch
+the suite never reached, with its source.
+
+    python -m heaprig.coverage_report [SCENARIO_FILE_OR_DIR...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .mutants import ALLOCATOR, load_scenarios, make_build_root
+
+COVERAGE_DIR = Path("build/coverage")
+COVERAGE_FLAGS = "--coverage -O0"
+GCOVR = "gcovr"
+TIMEOUT = 30.0
+"""Seconds one scenario may take (the instrumented build is slower)."""
+
+
+# ---- Parsing gcovr's output --------------------------------------------------------------------
+
+SUMMARY_LINE = re.compile(r"^(lines|functions|branches):\s+([\d.]+)%\s+\((\d+) out of (\d+)\)",
+                          re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    covered: int
+    total: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.covered / self.total if self.total else 100.0
+
+    def __str__(self) -> str:
+        return f"{self.percent:.1f}% ({self.covered} of {self.total})"
+
+
+def parse_summary(text: str) -> dict[str, Ratio]:
+    """gcovr's ``--print-summary`` lines (``lines: 92.3% (120 out of 130)``) → metric → Ratio."""
+    return {m.group(1): Ratio(int(m.group(3)), int(m.group(4)))
+            for m in SUMMARY_LINE.finditer(text)}
+
+
+@dataclass(frozen=True)
+class UncoveredBranch:
+    line: int
+    index: int
+    """The branch's position among its line's branches (0-based, gcov's order)."""
+    of: int
+    """How many branches the line has."""
+
+
+@dataclass(frozen=True)
+class FileCoverage:
+    path: str
+    lines: Ratio
+    branches: Ratio
+    uncovered_lines: tuple[int, ...]
+    uncovered_branches: tuple[UncoveredBranch, ...]
+
+
+def parse_json(data: dict[str, Any], source: str) -> FileCoverage | None:
+    """The entry of gcovr's JSON report (format of gcovr 5.x: ``files[].lines[]`` with
+    ``line_number``, ``count``, ``branches[].count`` and ``gcovr/noncode``) for the file whose
+    path ends with ``source``; None if there is none. Lines gcovr marks as non-code are not
+    counted, as in gcovr's own summary."""
+    for entry in data.get("files", []):
+        if not str(entry.get("file", "")).endswith(source):
+            continue
+        code_lines = [line for line in entry.get("lines", []) if not line.get("gcovr/noncode")]
+        uncovered = tuple(line["line_number"] for line in code_lines if line["count"] == 0)
+        branches_total = branches_taken = 0
+        missed = []
+        for line in code_lines:
+            branches = line.get("branches", [])
+            for index, branch in enumerate(branches):
+                branches_total += 1
+                if branch.get("count", 0) > 0:
+                    branches_taken += 1
+                else:
+                    missed.append(UncoveredBranch(line["line_number"], index, len(branches)))
+        return FileCoverage(entry["file"], Ratio(len(code_lines) - len(uncovered), len(code_lines)),
+                            Ratio(branches_taken, branches_total), uncovered, tuple(missed))
+    return None
+
+
+def uncovered_listing(coverage: FileCoverage, source_lines: Sequence[str]) -> str:
+    """Every line never run, then every line with a branch never taken, with its source."""
+
+    def shown(number: int) -> str:
+        text = source_lines[number - 1].rstrip() if 0 < number <= len(source_lines) else ""
+        return f"  {number:4d} | {text}"
+
+    parts = [f"Lines never run ({len(coverage.uncovered_lines)}):"]
+    parts += [shown(n) for n in coverage.uncovered_lines] or ["  (none)"]
+    by_line: dict[int, list[UncoveredBranch]] = {}
+    for branch in coverage.uncovered_branches:
+        by_line.setdefault(branch.line, []).append(branch)
+    parts.append(f"Branches never taken ({len(coverage.uncovered_branches)}, on {len(by_line)} "
+                 f"lines; `b2/4` = the line's third of four branches, in gcov's order):")
+    for number, branches in sorted(by_line.items()):
+        marks = " ".join(f"b{b.index}/{b.of}" for b in branches)
+        parts.append(f"{shown(number)}    <- {marks}")
+    if not by_line:
+        parts.append("  (none)")
+    return "\n".join(parts)
+
+
+# ---- Running -----------------------------------------------------------------------------------
+
+def run_scenarios(coverage_root: Path, scenarios: Sequence) -> list[str]:
+    """Runs every scenario on the instrumented builds; the one-line problems of those that did
+    not pass (their coverage still counts)."""
+    from .errors import HeaprigError
+    from .pipeline import RunOptions, run_scenario
+    from .render import summary_line
+
+    options = RunOptions(target="host", timeout=TIMEOUT, root=coverage_root)
+    problems = []
+    for scenario in scenarios:
+        try:
+            run = run_scenario(scenario, options)
+        except HeaprigError as error:
+            problems.append(f"{scenario.display}: {str(error).splitlines()[0]}")
+            continue
+        if not run.passed:
+            problems.append(f"{scenario.display}: {summary_line(scenario, run.mismatches)}")
+    return problems
+
+
+def gcovr(coverage_root: Path, json_path: Path) -> str:
+    """Runs gcovr over the instrumented builds, filtered to the allocator; writes its JSON report
+    to ``json_path`` and returns its text report and summary."""
+    if shutil.which(GCOVR) is None:
+        raise SystemExit("gcovr is not installed (`make deps` installs it)")
+    command = [GCOVR, "--root", str(coverage_root), "--filter", ".*" + re.escape(str(ALLOCATOR)) + "$",
+               "--branches", "--print-summary", "--json", str(json_path),
+               "--txt", "-", str(coverage_root / "build" / "host")]
+    done = subprocess.run(command, capture_output=True, text=True, check=False,
+                          cwd=coverage_root)
+    if done.returncode != 0:
+        raise SystemExit(f"gcovr failed (exit {done.returncode}):\n{done.stderr.strip()}")
+    return done.stdout
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .firmware import repo_root
+
+    parser = argparse.ArgumentParser(prog="python -m heaprig.coverage_report",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", default=None, help="the heaprig checkout")
+    parser.add_argument("scenarios", nargs="*", type=Path,
+                        help="scenario files or directories (default: scenarios/)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    root = repo_root(args.root)
+    coverage_root = make_build_root(root, root / COVERAGE_DIR,
+                                    extra_make=f"HOST_EXTRA_CFLAGS ?= {COVERAGE_FLAGS}",
+                                    maker="coverage_report")
+    scenarios = load_scenarios(root, [p.resolve() for p in args.scenarios] or None)
+    variants = sorted({f"s{s.config.slots}-m{int(s.config.move)}-d{int(s.config.debug)}"
+                       for s in scenarios})
+    print(f"heaprig coverage: {len(scenarios)} scenarios on instrumented host builds "
+          f"{', '.join(variants)} (under {COVERAGE_DIR})", flush=True)
+    problems = run_scenarios(coverage_root, scenarios)
+    for problem in problems:
+        print(f"  did not pass (its coverage counts anyway): {problem}")
+    gcda = sorted((coverage_root / "build").rglob("*.gcda"))
+    if not gcda:
+        print("no .gcda file was written: the instrumented program did not record coverage",
+              file=sys.stderr)
+        return 2
+    print(f"{len(gcda)} .gcda files written, e.g. {gcda[0].relative_to(root)}")
+    json_path = coverage_root / "coverage.json"
+    text = gcovr(coverage_root, json_path)
+    print(text.rstrip())
+    with json_path.open() as stream:
+        coverage = parse_json(json.load(stream), str(ALLOCATOR))
+    if coverage is None:
+        print(f"gcovr reported nothing for {ALLOCATOR}", file=sys.stderr)
+        return 2
+    source_lines = (root / ALLOCATOR).read_text().splitlines()
+    print(uncovered_listing(coverage, source_lines))
+    print(f"{ALLOCATOR}: lines {coverage.lines}, branches {coverage.branches}")
+    print(f"wall time: {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,598 @@
+"""Mutation testing of the allocator against the scenario suite (`make mutants`).
+
+Mutants are generated *by rule* from the text of ``target/allocator/supervisor_heap.c``, never
+hand-listed: comparison flips (``<``↔``<=``, ``>``↔``>=``, ``==``↔``!=``), off-by-one on integer
+constants, ``&&``↔``||``, ``true``↔``false``, a whole statement line replaced by ``;``, and the two
+branches of an ``if (...) {...} else {...}`` swapped. Only code inside function bodies is mutated:
+comments, string and character literals and preprocessor lines never are.
+
+Each mutant is a *copy* of the source in its own stand-in checkout under ``build/mutants/`` (the
+real ``target/`` is symlinked, only ``target/allocator/supervisor_heap.c`` is the mutated copy),
+so the real file is never touched and the normal builds never see a mutant. The stand-in root has
+a Makefile that includes the real ``target/host.mk``, so :func:`heaprig.pipeline.run_scenario`
+builds and runs it unchanged, with ``RunOptions(target="host", root=<stand-in>)``.
+
+A mutant is *killed* when some scenario fails on it (an expectation, a violation, a fault, a
+timeout, a crash); the suite stops at the first failure of a mutant (``-x``). Mutants that do not
+compile (the host build is ``-Werror``) are reported apart and left out of the score. The score is
+given for the whole file and for the allocator alone (everything above the ``---- Checker``
+comment: the checker only reports, so its mutants say little about the allocator).
+
+    python -m heaprig.mutants [--limit N] [--filter TEXT] [--jobs 2] [--list]
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+ALLOCATOR = Path("target/allocator/supervisor_heap.c")
+CHECKER_MARKER = "---- Checker"
+MUTANTS_DIR = Path("build/mutants")
+DEFAULT_JOBS = 2
+MAX_JOBS = 2
+DEFAULT_TIMEOUT = 5.0
+"""Seconds one scenario may take on a mutant (a mutant that hangs is killed by the timeout)."""
+COMPILE_VARIANT = ("SLOTS=8", "MOVE=1", "DEBUG=0")
+"""The variant built first to decide whether a mutant compiles (the one with the most code)."""
+
+OPERATORS = ("comparison", "logic", "boolean", "constant", "statement", "if_else")
+
+ROOT_MAKEFILE = """\
+# A stand-in heaprig checkout made by heaprig.{maker}: only the host build, of the sources under
+# target/ (symlinked to the real ones, except what was copied). Do not edit; it is rebuilt.
+{extra}
+include target/host.mk
+"""
+
+
+# ---- Lexing: which characters are code ---------------------------------------------------------
+
+def code_mask(text: str) -> str:
+    """``text`` with every character of a comment, string literal, character literal or
+    preprocessor line (with its continuation lines) replaced by a space; newlines are kept, so
+    offsets and line numbers are the same as in ``text``."""
+    out = list(text)
+    n = len(text)
+    i = 0
+    at_line_start = True
+
+    def blank(start: int, end: int) -> None:
+        for k in range(start, end):
+            if out[k] != "\n":
+                out[k] = " "
+
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            at_line_start = True
+            i += 1
+            continue
+        if at_line_start and c in " \t":
+            i += 1
+            continue
+        if at_line_start and c == "#":
+            end = i
+            while end < n:
+                newline = text.find("\n", end)
+                if newline == -1:
+                    end = n
+                    break
+                if text[newline - 1] == "\\":
+                    end = newline + 1
+                    continue
+                end = newline
+                break
+            # A comment opened on a preprocessor line may run past it.
+            segment = text[i:end]
+            opened = segment.rfind("/*")
+            if opened != -1 and segment.find("*/", opened) == -1:
+                close = text.find("*/", i + opened + 2)
+                end = n if close == -1 else close + 2
+            blank(i, end)
+            i = end
+            continue
+        at_line_start = False
+        if text.startswith("//", i):
+            end = text.find("\n", i)
+            end = n if end == -1 else end
+            blank(i, end)
+            i = end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end == -1 else end + 2
+            blank(i, end)
+            i = end
+        elif c in "\"'":
+            end = i + 1
+            while end < n and text[end] != c and text[end] != "\n":
+                end += 2 if text[end] == "\\" else 1
+            end = min(end + 1, n)
+            blank(i, end)
+            i = end
+        else:
+            i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where each offset of the source lies: brace depth and enclosing function."""
+
+    depth: tuple[int, ...]
+    function: tuple[str, ...]
+
+
+def scopes(code: str) -> Scope:
+    """Brace depth at each offset of ``code`` (a :func:`code_mask` result) and the name of the
+    function whose body it lies in ('' outside function bodies: struct bodies and initialisers
+    at file scope have no ``name(`` before their brace, or have an ``=``)."""
+    depth = []
+    function = []
+    level = 0
+    current = ""
+    statement_start = 0
+    for i, c in enumerate(code):
+        if c == "{":
+            if level == 0:
+                head = code[statement_start:i].split("(")
+                name = re.search(r"([A-Za-z_]\w*)\s*$", head[0]) if len(head) > 1 else None
+                current = name.group(1) if name and "=" not in head[0] else ""
+            level += 1
+        depth.append(level)
+        function.append(current if level > 0 else "")
+        if c == "}":
+            level -= 1
+            if level == 0:
+                current = ""
+                statement_start = i + 1
+        elif c == ";" and level == 0:
+            statement_start = i + 1
+    return Scope(tuple(depth), tuple(function))
+
+
+# ---- Mutants -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Mutant:
+    """One mutation: ``text[start:end]`` replaced by ``replacement``."""
+
+    number: int
+    operator: str
+    start: int
+    end: int
+    original: str
+    replacement: str
+    line: int
+    column: int
+    function: str
+    section: str
+    """``allocator`` or ``checker`` (at or below the ``---- Checker`` comment)."""
+
+    @property
+    def name(self) -> str:
+        return f"m{self.number:03d}"
+
+    def apply(self, text: str) -> str:
+        return text[:self.start] + self.replacement + text[self.end:]
+
+    def describe(self) -> str:
+        original = " ".join(self.original.split())
+        replacement = " ".join(self.replacement.split())
+        if len(original) > 40:
+            original = original[:37] + "..."
+        if len(replacement) > 40:
+            replacement = replacement[:37] + "..."
+        return (f"{self.name} {self.operator} line {self.line}:{self.column} "
+                f"in {self.function or '?'} [{self.section}]: `{original}` -> `{replacement}`")
+
+    def diff(self, text: str, path: str = str(ALLOCATOR)) -> str:
+        return "".join(difflib.unified_diff(
+            text.splitlines(keepends=True), self.apply(text).splitlines(keepends=True),
+            f"a/{path}", f"b/{path}", n=2))
+
+
+COMPARISON_FLIPS = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
+COMPARISON_TOKENS = re.compile(r"<<=|>>=|<<|>>|->|<=|>=|==|!=|<|>")
+LOGIC_FLIPS = {"&&": "||", "||": "&&"}
+BOOLEAN_FLIPS = {"true": "false", "false": "true"}
+CONSTANT = re.compile(r"(?<![\w.])(0[xX][0-9a-fA-F]+|\d+)([uUlL]*)(?![\w.])")
+DECLARATION = re.compile(
+    r"^(?:const\s+|static\s+|struct\s+)*[A-Za-z_]\w*(?:\s+|\s*\*+\s*)\**\s*[A-Za-z_]\w*\s*(?:=|;|\[)")
+KEYWORD_STARTS = ("return", "typedef", "static", "else", "case", "default", "if", "for", "while",
+                  "do", "switch", "}", "{")
+
+Candidate = tuple[str, int, int, str]
+"""(operator, start, end, replacement)."""
+
+
+def _comparisons(code: str) -> Iterable[Candidate]:
+    for match in COMPARISON_TOKENS.finditer(code):
+        token = match.group()
+        if token in COMPARISON_FLIPS:
+            yield "comparison", match.start(), match.end(), COMPARISON_FLIPS[token]
+
+
+def _logic(code: str) -> Iterable[Candidate]:
+    for match in re.finditer(r"&&|\|\|", code):
+        yield "logic", match.start(), match.end(), LOGIC_FLIPS[match.group()]
+
+
+def _booleans(code: str) -> Iterable[Candidate]:
+    for match in re.finditer(r"\b(?:true|false)\b", code):
+        yield "boolean", match.start(), match.end(), BOOLEAN_FLIPS[match.group()]
+
+
+def _constants(code: str) -> Iterable[Candidate]:
+    for match in CONSTANT.finditer(code):
+        digits, suffix = match.group(1), match.group(2)
+        hexadecimal = digits[:2].lower() == "0x"
+        value = int(digits, 16 if hexadecimal else 10)
+        for changed in (value + 1, value - 1):
+            if changed < 0:
+                continue
+            text = (f"0x{changed:x}" if hexadecimal else str(changed)) + suffix
+            yield "constant", match.start(), match.end(), text
+
+
+def _statements(code: str) -> Iterable[Candidate]:
+    """Lines holding exactly one whole expression statement (not a declaration, not a return or
+    control statement), each replaced by ``;`` with its indentation kept."""
+    offset = 0
+    previous = ";"
+    for line in code.splitlines(keepends=True):
+        stripped = line.strip()
+        begins_statement = previous in (";", "{", "}", ")") or previous.endswith(":")
+        if (stripped.endswith(";") and begins_statement and stripped != ";"
+                and not stripped.startswith(KEYWORD_STARTS)
+                and not DECLARATION.match(stripped)
+                and stripped.count("(") == stripped.count(")")
+                and stripped.count(";") == 1):
+            start = offset + (len(line) - len(line.lstrip()))
+            yield "statement", start, start + len(stripped), ";"
+        if stripped:
+            previous = stripped[-1]
+        offset += len(line)
+
+
+def _matching(code: str, start: int, opening: str, closing: str) -> int:
+    """The offset just past the bracket that closes the one at ``start``; -1 if none."""
+    level = 0
+    for i in range(start, len(code)):
+        if code[i] == opening:
+            level += 1
+        elif code[i] == closing:
+            level -= 1
+            if level == 0:
+                return i + 1
+    return -1
+
+
+def _if_else(code: str, text: str) -> Iterable[Candidate]:
+    """``if (c) {A} else {B}`` → ``if (c) {B} else {A}`` (``else if`` chains: only their last
+    ``if`` with a plain ``else`` block)."""
+    for match in re.finditer(r"\bif\s*\(", code):
+        condition_end = _matching(code, match.end() - 1, "(", ")")
+        if condition_end == -1:
+            continue
+        then = re.compile(r"\s*\{").match(code, condition_end)
+        if then is None:
+            continue
+        then_open = then.end() - 1
+        then_end = _matching(code, then_open, "{", "}")
+        if then_end == -1:
+            continue
+        otherwise = re.compile(r"\s*else\s*\{").match(code, then_end)
+        if otherwise is None:
+            continue
+        else_open = otherwise.end() - 1
+        else_end = _matching(code, else_open, "{", "}")
+        if else_end == -1:
+            continue
+        first = text[then_open + 1:then_end - 1]
+        second = text[else_open + 1:else_end - 1]
+        if first.strip() == second.strip():
+            continue
+        replacement = text[then_open:then_open + 1] + second + "}" + text[then_end:else_open + 1] \
+            + first + "}"
+        yield "if_else", then_open, else_end, replacement
+
+
+def generate(text: str, operators: Sequence[str] = OPERATORS) -> list[Mutant]:
+    """Every mutant of ``text`` by the given operators, in a deterministic order (by offset, then
+    operator, then replacement), numbered from 1. Only code inside function bodies is mutated."""
+    code = code_mask(text)
+    scope = scopes(code)
+    marker = text.find(CHECKER_MARKER)
+    checker_from = len(text) if marker == -1 else marker
+    rules: dict[str, Callable[[], Iterable[Candidate]]] = {
+        "comparison": lambda: _comparisons(code),
+        "logic": lambda: _logic(code),
+        "boolean": lambda: _booleans(code),
+        "constant": lambda: _constants(code),
+        "statement": lambda: _statements(code),
+        "if_else": lambda: _if_else(code, text),
+    }
+    unknown = set(operators) - set(rules)
+    if unknown:
+        raise ValueError(f"unknown mutation operators: {', '.join(sorted(unknown))}")
+    candidates = set()
+    for operator in operators:
+        for candidate in rules[operator]():
+            _, start, end, replacement = candidate
+            if scope.depth[start] == 0 or not scope.function[start]:
+                continue
+            if text[start:end] == replacement:
+                continue
+            candidates.add(candidate)
+    order = {name: i for i, name in enumerate(OPERATORS)}
+    ordered = sorted(candidates, key=lambda c: (c[1], order[c[0]], c[2], c[3]))
+    mutants = []
+    for number, (operator, start, end, replacement) in enumerate(ordered, 1):
+        line = text.count("\n", 0, start) + 1
+        column = start - (text.rfind("\n", 0, start) + 1) + 1
+        mutants.append(Mutant(number, operator, start, end, text[start:end], replacement, line,
+                              column, scope.function[start],
+                              "checker" if start >= checker_from else "allocator"))
+    return mutants
+
+
+def select(mutants: Sequence[Mutant], filter_text: str | None = None,
+           limit: int | None = None) -> list[Mutant]:
+    """Mutants whose description (name, operator, line, function, section, texts) contains
+    ``filter_text`` (case-insensitive), the first ``limit`` of them."""
+    chosen = list(mutants)
+    if filter_text:
+        needle = filter_text.lower()
+        chosen = [m for m in chosen if needle in m.describe().lower()]
+    if limit is not None:
+        chosen = chosen[:limit]
+    return chosen
+
+
+# ---- Stand-in checkouts ------------------------------------------------------------------------
+
+def make_build_root(real_root: Path, path: Path, replaced: dict[Path, str] | None = None,
+                    extra_make: str = "", maker: str = "mutants") -> Path:
+    """A stand-in checkout at ``path`` for :func:`heaprig.pipeline.run_scenario`: a Makefile that
+    includes the real ``target/host.mk``, and ``target/`` mirroring the real one through symlinks
+    except the files of ``replaced`` (path relative to the checkout → text), which are copies.
+    Its builds land in ``path/build/host/<variant>/``, never in the real ``build/``."""
+    real_root = real_root.resolve()
+    replaced = {Path(k): v for k, v in (replaced or {}).items()}
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / "Makefile").write_text(ROOT_MAKEFILE.format(maker=maker, extra=extra_make))
+    replaced_dirs = {parent for file in replaced for parent in file.parents if parent != Path(".")}
+
+    def mirror(relative: Path) -> None:
+        (path / relative).mkdir(parents=True, exist_ok=True)
+        for entry in sorted((real_root / relative).iterdir()):
+            inside = relative / entry.name
+            if inside in replaced:
+                (path / inside).write_text(replaced[inside])
+            elif inside in replaced_dirs:
+                mirror(inside)
+            else:
+                os.symlink(entry, path / inside)
+
+    mirror(Path("target"))
+    return path
+
+
+# ---- Running -----------------------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    mutant: Mutant | None
+    status: str
+    """``killed``, ``survived`` or ``not_compiled``."""
+    detail: str = ""
+    seconds: float = 0.0
+    scenarios_run: int = 0
+
+
+def load_scenarios(root: Path, paths: Sequence[Path] | None = None) -> list:
+    """Every scenario under ``root/scenarios`` (or ``paths``: files or directories), sorted."""
+    from .loader import load_scenario
+
+    found: list[Path] = []
+    for base in paths or [root / "scenarios"]:
+        base = Path(base)
+        if base.is_dir():
+            found += [p for p in base.rglob("*") if p.suffix in (".yaml", ".yml")]
+        else:
+            found.append(base)
+    return [load_scenario(p, str(p.relative_to(root)) if p.is_relative_to(root) else str(p))
+            for p in sorted(set(found))]
+
+
+def _compile(build_root: Path) -> str | None:
+    """Builds the default variant; None when it compiled, else the compiler's complaint."""
+    done = subprocess.run(["make", "-s", "-C", str(build_root), "host", *COMPILE_VARIANT],
+                          capture_output=True, text=True, check=False, timeout=600)
+    if done.returncode == 0:
+        return None
+    lines = [line for line in (done.stdout + done.stderr).splitlines()
+             if "error" in line or "warning" in line]
+    return (lines[0] if lines else (done.stdout + done.stderr).strip()[-300:]).strip()
+
+
+def run_suite(source: str, scenarios: Sequence, real_root: Path, build_root: Path,
+              timeout: float = DEFAULT_TIMEOUT, mutant: Mutant | None = None) -> Outcome:
+    """Builds ``source`` as the allocator in a stand-in checkout and runs ``scenarios`` on it
+    through the pipeline, stopping at the first failure."""
+    from .errors import FirmwareBuildError, HeaprigError
+    from .pipeline import RunOptions, run_scenario
+    from .render import summary_line
+
+    started = time.monotonic()
+    make_build_root(real_root, build_root, {ALLOCATOR: source})
+    problem = _compile(build_root)
+    if problem is not None:
+        return Outcome(mutant, "not_compiled", problem, time.monotonic() - started)
+    options = RunOptions(target="host", timeout=timeout, root=build_root)
+    count = 0
+    for scenario in scenarios:
+        count += 1
+        try:
+            run = run_scenario(scenario, options)
+        except FirmwareBuildError as error:
+            first = str(error).splitlines()
+            return Outcome(mutant, "not_compiled",
+                           f"{scenario.display}: " + next((line for line in first if "error" in line),
+                                                          first[0] if first else ""),
+                           time.monotonic() - started, count)
+        except HeaprigError as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if not message.startswith(scenario.display):
+                message = f"{scenario.display}: {message}"
+            return Outcome(mutant, "killed", message, time.monotonic() - started, count)
+        if not run.passed:
+            return Outcome(mutant, "killed",
+                           f"{scenario.display}: {summary_line(scenario, run.mismatches)}",
+                           time.monotonic() - started, count)
+    return Outcome(mutant, "survived", "", time.monotonic() - started, count)
+
+
+def run_mutants(mutants: Sequence[Mutant], source: str, scenarios: Sequence, real_root: Path,
+                work_dir: Path, jobs: int = DEFAULT_JOBS, timeout: float = DEFAULT_TIMEOUT,
+                keep: bool = False,
+                progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Each mutant in its own stand-in checkout under ``work_dir``, at most ``jobs`` (≤ 2) at once.
+    Outcomes in the order of ``mutants``."""
+    jobs = max(1, min(jobs, MAX_JOBS))
+
+    def one(mutant: Mutant) -> Outcome:
+        build_root = work_dir / mutant.name
+        try:
+            outcome = run_suite(mutant.apply(source), scenarios, real_root, build_root, timeout,
+                                mutant)
+        finally:
+            if not keep:
+                shutil.rmtree(build_root, ignore_errors=True)
+        if progress is not None:
+            progress(outcome)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, mutants))
+
+
+# ---- Report ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Score:
+    total: int
+    killed: int
+    survived: int
+    not_compiled: int
+
+    @property
+    def percent(self) -> float:
+        scored = self.killed + self.survived
+        return 100.0 * self.killed / scored if scored else 0.0
+
+    def line(self, label: str) -> str:
+        return (f"{label}: {self.total} mutants, {self.killed} killed, {self.survived} survived, "
+                f"{self.not_compiled} not compiled; score {self.percent:.1f}% "
+                f"({self.killed}/{self.killed + self.survived})")
+
+
+def score(outcomes: Iterable[Outcome], section: str | None = None) -> Score:
+    chosen = [o for o in outcomes
+              if section is None or (o.mutant is not None and o.mutant.section == section)]
+    count = {status: sum(o.status == status for o in chosen)
+             for status in ("killed", "survived", "not_compiled")}
+    return Score(len(chosen), count["killed"], count["survived"], count["not_compiled"])
+
+
+def report(outcomes: Sequence[Outcome], source: str, seconds: float) -> str:
+    lines = []
+    not_compiled = [o for o in outcomes if o.status == "not_compiled"]
+    survivors = [o for o in outcomes if o.status == "survived"]
+    if not_compiled:
+        lines.append(f"== not compiled ({len(not_compiled)}, excluded from the score)")
+        for o in not_compiled:
+            lines.append(f"  {o.mutant.describe()}\n      {o.detail}")
+    if survivors:
+        lines.append(f"== survivors ({len(survivors)})")
+        for o in survivors:
+            lines.append(f"-- {o.mutant.describe()}")
+            lines.append(o.mutant.diff(source).rstrip("\n"))
+    lines.append("== score")
+    lines.append(score(outcomes).line("whole file"))
+    lines.append(score(outcomes, "allocator").line("allocator only (above ---- Checker)"))
+    lines.append(score(outcomes, "checker").line("checker only"))
+    lines.append(f"wall time: {seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .firmware import repo_root
+
+    parser = argparse.ArgumentParser(prog="python -m heaprig.mutants", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="run only the first N mutants")
+    parser.add_argument("--filter", default=None, metavar="TEXT",
+                        help="only mutants whose description contains TEXT (an operator, a "
+                             "function name, `line 212`, `allocator`/`checker`, m012...)")
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
+                        help=f"mutants run at once (at most {MAX_JOBS})")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds one scenario may take on a mutant")
+    parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--keep", action="store_true", help="keep each mutant's build directory")
+    parser.add_argument("--root", default=None, help="the heaprig checkout")
+    parser.add_argument("scenarios", nargs="*", type=Path,
+                        help="scenario files or directories (default: scenarios/)")
+    args = parser.parse_args(argv)
+
+    root = repo_root(args.root)
+    source = (root / ALLOCATOR).read_text()
+    everything = generate(source)
+    mutants = select(everything, args.filter, args.limit)
+    if args.list:
+        for mutant in mutants:
+            print(mutant.describe())
+        print(f"{len(mutants)} of {len(everything)} mutants")
+        return 0
+    started = time.monotonic()
+    scenarios = load_scenarios(root, [p.resolve() for p in args.scenarios] or None)
+    work_dir = root / MUTANTS_DIR
+    work_dir.mkdir(parents=True, exist_ok=True)
+    print(f"heaprig mutants: {len(mutants)} of {len(everything)} mutants of {ALLOCATOR}, "
+          f"{len(scenarios)} scenarios, {max(1, min(args.jobs, MAX_JOBS))} at once", flush=True)
+    baseline = run_suite(source, scenarios, root, work_dir / "m000-original", args.timeout)
+    shutil.rmtree(work_dir / "m000-original", ignore_errors=True)
+    if baseline.status != "survived":
+        print(f"the unmutated allocator does not pass the suite ({baseline.status}): "
+              f"{baseline.detail}", file=sys.stderr)
+        return 2
+    print(f"baseline: the unmutated allocator passes all {len(scenarios)} scenarios "
+          f"({baseline.seconds:.1f} s)", flush=True)
+
+    def progress(outcome: Outcome) -> None:
+        print(f"  {outcome.status:12} {outcome.mutant.describe()}  ({outcome.seconds:.1f} s)"
+              + (f"\n               {outcome.detail}" if outcome.status == "killed" else ""),
+              flush=True)
+
+    outcomes = run_mutants(mutants, source, scenarios, root, work_dir, args.jobs, args.timeout,
+                           args.keep, progress)
+    print(report(outcomes, source, time.monotonic() - started))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Parsing gcovr's summary and JSON report (pure; `make coverage` runs the real thing)."""
+
+from __future__ import annotations
+
+from heaprig.coverage_report import (
+    Ratio,
+    UncoveredBranch,
+    parse_json,
+    parse_summary,
+    uncovered_listing,
+)
+
+SUMMARY = """\
+------------------------------------------------------------------------------
+TOTAL                                        294     230    78%
+------------------------------------------------------------------------------
+lines: 90.3% (365 out of 404)
+functions: 96.7% (58 out of 60)
+branches: 78.2% (230 out of 294)
+"""
+
+REPORT = {
+    "gcovr/format_version": "0.2",
+    "files": [
+        {"file": "target/vm/gc.c", "lines": [{"line_number": 1, "count": 0, "branches": []}]},
+        {"file": "target/allocator/supervisor_heap.c", "lines": [
+            {"line_number": 10, "count": 3, "branches": [], "gcovr/noncode": False},
+            {"line_number": 11, "count": 0, "branches": [
+                {"count": 0, "fallthrough": True, "throw": False},
+                {"count": 0, "fallthrough": False, "throw": False}], "gcovr/noncode": False},
+            {"line_number": 12, "count": 5, "branches": [
+                {"count": 5, "fallthrough": True, "throw": False},
+                {"count": 0, "fallthrough": False, "throw": False}], "gcovr/noncode": False},
+            {"line_number": 13, "count": 0, "branches": [], "gcovr/noncode": True},
+        ]},
+    ],
+}
+
+
+def test_parse_summary() -> None:
+    assert parse_summary(SUMMARY) == {"lines": Ratio(365, 404), "functions": Ratio(58, 60),
+                                      "branches": Ratio(230, 294)}
+    assert parse_summary("nothing here") == {}
+
+
+def test_ratio_text_and_empty() -> None:
+    assert str(Ratio(365, 404)) == "90.3% (365 of 404)"
+    assert Ratio(0, 0).percent == 100.0
+
+
+def test_parse_json_counts_code_lines_and_branches_of_the_allocator() -> None:
+    coverage = parse_json(REPORT, "target/allocator/supervisor_heap.c")
+    assert coverage is not None
+    assert coverage.lines == Ratio(2, 3)                  # line 13 is not code
+    assert coverage.uncovered_lines == (11,)
+    assert coverage.branches == Ratio(1, 4)
+    assert coverage.uncovered_branches == (UncoveredBranch(11, 0, 2), UncoveredBranch(11, 1, 2),
+                                           UncoveredBranch(12, 1, 2))
+
+
+def test_parse_json_matches_by_path_suffix_and_answers_none_when_missing() -> None:
+    assert parse_json(REPORT, "supervisor_heap.c").path == "target/allocator/supervisor_heap.c"
+    assert parse_json(REPORT, "target/allocator/other.c") is None
+    assert parse_json({}, "x.c") is None
+
+
+def test_uncovered_listing_shows_source() -> None:
+    coverage = parse_json(REPORT, "target/allocator/supervisor_heap.c")
+    source = [f"line {n}" for n in range(1, 20)]
+    text = uncovered_listing(coverage, source)
+    assert "Lines never run (1):\n    11 | line 11" in text
+    assert "    12 | line 12    <- b1/2" in text
+    assert "    11 | line 11    <- b0/2 b1/2" in text
+    assert "Branches never taken (3, on 2 lines" in text
