@@ -149,14 +149,36 @@ def run_scenarios(coverage_root: Path, scenarios: Sequence) -> list[str]:
     return problems
 
 
-def gcovr(coverage_root: Path, json_path: Path) -> str:
-    """Runs gcovr over the instrumented builds, filtered to the allocator; writes its JSON report
-    to ``json_path`` and returns its text report and summary."""
+def merge_reports(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """gcovr JSON reports of several builds of the same sources → one. Variants compile
+    different ``#if`` branches, and gcovr 5.2 cannot merge those itself (it asserts), so lines
+    are merged here: counts add up, a line is non-code only if every build says so, branches
+    add up by index."""
+    files: dict[str, dict[int, dict[str, Any]]] = {}
+    for report in reports:
+        for entry in report.get("files", []):
+            lines = files.setdefault(entry["file"], {})
+            for line in entry.get("lines", []):
+                merged = lines.setdefault(line["line_number"], {
+                    "line_number": line["line_number"], "count": 0, "branches": [],
+                    "gcovr/noncode": True})
+                merged["count"] += line.get("count", 0)
+                merged["gcovr/noncode"] = merged["gcovr/noncode"] and line.get("gcovr/noncode", False)
+                for index, branch in enumerate(line.get("branches", [])):
+                    if index == len(merged["branches"]):
+                        merged["branches"].append({"count": 0})
+                    merged["branches"][index]["count"] += branch.get("count", 0)
+    return {"files": [{"file": name, "lines": [lines[n] for n in sorted(lines)]}
+                      for name, lines in sorted(files.items())]}
+
+
+def gcovr(coverage_root: Path, variant_dir: Path, json_path: Path) -> str:
+    """Runs gcovr over one instrumented build, filtered to the allocator; writes its JSON report
+    to ``json_path`` and returns its summary."""
     if shutil.which(GCOVR) is None:
         raise SystemExit("gcovr is not installed (`make deps` installs it)")
     command = [GCOVR, "--root", str(coverage_root), "--filter", ".*" + re.escape(str(ALLOCATOR)) + "$",
-               "--branches", "--print-summary", "--json", str(json_path),
-               "--txt", "-", str(coverage_root / "build" / "host")]
+               "--branches", "--print-summary", "--json", str(json_path), str(variant_dir)]
     done = subprocess.run(command, capture_output=True, text=True, check=False,
                           cwd=coverage_root)
     if done.returncode != 0:
@@ -192,11 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     print(f"{len(gcda)} .gcda files written, e.g. {gcda[0].relative_to(root)}")
-    json_path = coverage_root / "coverage.json"
-    text = gcovr(coverage_root, json_path)
-    print(text.rstrip())
-    with json_path.open() as stream:
-        coverage = parse_json(json.load(stream), str(ALLOCATOR))
+    reports = []
+    for variant_dir in sorted({path.parent for path in gcda}):
+        json_path = variant_dir / "coverage.json"
+        summary = gcovr(coverage_root, variant_dir, json_path)
+        print(f"-- {variant_dir.relative_to(coverage_root)}\n{summary.rstrip()}")
+        with json_path.open() as stream:
+            reports.append(json.load(stream))
+    coverage = parse_json(merge_reports(reports), str(ALLOCATOR))
     if coverage is None:
         print(f"gcovr reported nothing for {ALLOCATOR}", file=sys.stderr)
         return 2

@@ -72,3 +72,19 @@ def test_uncovered_listing_shows_source() -> None:
     assert "    12 | line 12    <- b1/2" in text
     assert "    11 | line 11    <- b0/2 b1/2" in text
     assert "Branches never taken (3, on 2 lines" in text
+
+
+def test_reports_of_several_variants_merge_line_by_line():
+    from heaprig.coverage_report import merge_reports
+
+    move_on = {"files": [{"file": "a.c", "lines": [
+        {"line_number": 1, "count": 0, "branches": [{"count": 0}, {"count": 2}]},
+        {"line_number": 2, "count": 3, "branches": []}]}]}
+    move_off = {"files": [{"file": "a.c", "lines": [
+        {"line_number": 1, "count": 1, "branches": [{"count": 1}, {"count": 0}]},
+        {"line_number": 5, "count": 0, "branches": [], "gcovr/noncode": True}]}]}
+    merged = merge_reports([move_on, move_off])["files"][0]["lines"]
+    assert [line["line_number"] for line in merged] == [1, 2, 5]
+    assert merged[0]["count"] == 1 and [b["count"] for b in merged[0]["branches"]] == [1, 2]
+    assert merged[1]["gcovr/noncode"] is False
+    assert merged[2]["gcovr/noncode"] is True
