@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 from .compare import Mismatch, describe_terminal, move_of
 from .compiler import CompiledScenario
@@ -35,6 +35,8 @@ LABEL_ROWS = 3
 CHAR = 6.2
 """Approximate width of a label character (11 px sans-serif)."""
 KIND_FILL = {"free": "#f0f0f0", "hole": "#f6d365", "heap": "#a6cee3", "stack": "#cab2d6"}
+# Outline of a region that the other map of a failing step does not have.
+DIFFERS_STROKE = 'stroke="#d1242f" stroke-width="3"'
 CLIENT_FILLS = ("#b2df8a", "#fdbf6f", "#fb9a99", "#80cdc1", "#dfc27d", "#c2a5cf", "#92c5de",
                 "#f4a582", "#a6dba0", "#bababa")
 
@@ -86,8 +88,9 @@ def _label(region: Region) -> str:
 
 
 def _bar(regions: Sequence[Region], arena: int, fills: Mapping[str, str], top: float,
-         prefix: str = "") -> tuple[list[str], float]:
-    """SVG elements of one map bar at ``top``; returns them and the y below its labels."""
+         prefix: str = "", differing: Collection[Region] = ()) -> tuple[list[str], float]:
+    """SVG elements of one map bar at ``top``; returns them and the y below its labels.
+    Regions in ``differing`` (absent from the map this one is compared with) are outlined."""
     scale = WIDTH / arena if arena else 0
     out: list[str] = []
     below = 0
@@ -99,11 +102,14 @@ def _bar(regions: Sequence[Region], arena: int, fills: Mapping[str, str], top: f
         kind = "block" if region.kind == "block" else region.kind
         title = (f"{prefix}{region.format()} — [{region.offset}, {region.end}), "
                  f"{region.size} bytes in the arena")
+        differs = region in differing
+        stroke = DIFFERS_STROKE if differs else 'stroke="#555" stroke-width="0.6"'
         out.append(
-            f'<rect class="region {kind}{" embedded" if embedded else ""}" '
+            f'<rect class="region {kind}{" embedded" if embedded else ""}'
+            f'{" differs" if differs else ""}" '
             f'data-what="{_e(region.what)}" data-at="{region.offset}" '
             f'data-length="{region.length}" x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" '
-            f'height="{height}" fill="{_fill(region, fills)}" stroke="#555" stroke-width="0.6">'
+            f'height="{height}" fill="{_fill(region, fills)}" {stroke}>'
             f"<title>{_e(title)}</title></rect>")
         label = _label(region)
         centre = x + width / 2
@@ -132,10 +138,10 @@ def _ruler(arena: int, y: float) -> list[str]:
 
 
 def svg_map(regions: Sequence[Region], arena: int, fills: Mapping[str, str],
-            caption: str = "") -> str:
-    """One memory map as an inline SVG."""
+            caption: str = "", differing: Collection[Region] = ()) -> str:
+    """One memory map as an inline SVG; regions in ``differing`` are outlined in red."""
     top = 16.0
-    body, bottom = _bar(regions, arena, fills, top)
+    body, bottom = _bar(regions, arena, fills, top, differing=differing)
     parts = [f'<text x="{MARGIN}" y="11" fill="#333">{_e(caption)}</text>' if caption else "",
              *body, *_ruler(arena, bottom + 10)]
     height = bottom + 14
@@ -194,8 +200,10 @@ def _mismatch_html(mismatch: Mismatch, arena: int, fills: Mapping[str, str]) -> 
             expected = actual = []
         if expected and actual:
             return ('<div class="pair">'
-                    f'<div><b>expected map</b>{svg_map(expected, arena, fills)}</div>'
-                    f'<div><b>actual map</b>{svg_map(actual, arena, fills)}</div></div>'
+                    f'<div><b>expected map</b>'
+                    f'{svg_map(expected, arena, fills, differing=set(expected) - set(actual))}</div>'
+                    f'<div><b>actual map</b>'
+                    f'{svg_map(actual, arena, fills, differing=set(actual) - set(expected))}</div></div>'
                     + _diff_table(mismatch))
     return _diff_table(mismatch)
 

@@ -162,3 +162,20 @@ def test_embedded_blocks_are_drawn_inside_their_heap() -> None:
     assert number(fb, "x") + number(fb, "width") <= number(heap, "x") + number(heap, "width")
     assert number(heap, "y") < number(fb, "y")
     assert number(fb, "y") + number(fb, "height") < number(heap, "y") + number(heap, "height")
+
+
+def test_a_failing_maps_differing_regions_are_outlined_on_both_sides() -> None:
+    from heaprig.compare import Mismatch
+    from heaprig.html_report import _mismatch_html, fills_for
+
+    expected = ("0 a 8 low", "16 b 8 low", "32 free 224")
+    actual = ("0 a 8 low", "16 b 16 low", "40 free 216")
+    page = _mismatch_html(Mismatch(0, "map", expected, actual), 256, fills_for(["a", "b"]))
+    expected_svg, actual_svg = page.split("<svg")[1:3]
+
+    def outlined(svg: str) -> set[str]:
+        return {rect.split('data-at="')[1].split('"')[0] + " " + rect.split('data-what="')[1].split('"')[0]
+                for rect in svg.split("<rect")[1:] if "differs" in rect.split(">")[0]}
+
+    assert outlined(expected_svg) == {"16 b", "32 free"}
+    assert outlined(actual_svg) == {"16 b", "40 free"}
