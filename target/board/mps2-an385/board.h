@@ -2,9 +2,7 @@
 #ifndef HEAPRIG_BOARD_H
 #define HEAPRIG_BOARD_H
 
-#include <stdint.h>
-
-/* The SysTick handler of the instruction budget (main.c). */
+/* The SysTick handler: counts the instruction budget (main.c). */
 void budget_tick(void);
 
 #endif
