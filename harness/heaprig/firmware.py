@@ -102,12 +102,24 @@ def build(root: Path, variant: Variant, target: str = "qemu") -> Path:
     return path
 
 
+# Below this is the Cortex-M3 vector table (16 words), not code; --gc-sections leaves the debug
+# information of removed functions at address 0, so addr2line would name a wrong function there.
+VECTOR_TABLE_END = 0x40
+# What the board reports when the core could not stack the PC (e.g. on a stack overflow).
+PC_NOT_STACKED = 0xFFFFFFFF
+
+
+def code_address(address: int) -> bool:
+    """Whether a fault PC can name a source line at all."""
+    return VECTOR_TABLE_END <= address < PC_NOT_STACKED
+
+
 def addr2line(elf: Path, address: int, root: Path | None = None) -> list[Frame]:
     """``address`` (a fault PC) → the function and ``file:line`` of each inlined frame, innermost
     first, files relative to ``root`` when below it. Empty if the tool is missing or knows
     nothing of the address."""
     tool = shutil.which(ADDR2LINE)
-    if tool is None or not elf.is_file():
+    if tool is None or not elf.is_file() or not code_address(address):
         return []
     try:
         done = subprocess.run([tool, "-e", str(elf), "-f", "-i", f"{address:#x}"],

@@ -72,3 +72,12 @@ def test_line_interrupted_by_a_fault_is_dropped() -> None:
     assert results.terminal is not None and results.terminal.fields["pc"] == 4660
     with pytest.raises(RunError, match="results:2: malformed"):
         parse_results(text.replace('"op":"fault"', '"op":"end","events":1,"x"'))
+
+
+def test_a_pc_that_is_not_code_is_not_given_a_source_line():
+    from heaprig.firmware import code_address
+
+    assert not code_address(0x0)            # vector table: addr2line would name a removed function
+    assert not code_address(0x3C)
+    assert not code_address(0xFFFFFFFF)     # the core could not stack the PC
+    assert code_address(0x40) and code_address(0x2378)
