@@ -284,12 +284,12 @@ supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable)
     if (length == 0 || length % WORD_BYTES != 0) {
         return NULL; /* R1 */
     }
-    if (length > arena_size()) {
-        return NULL; /* can never fit; refusing it here keeps header + length from wrapping */
-    }
     if (high && movable) {
         report_misuse("allocate_memory: a movable allocation must be low (R2)");
         return NULL;
+    }
+    if (length > arena_size()) {
+        return NULL; /* can never fit; refusing it here keeps header + length from wrapping */
     }
     movable = movable && move_support(); /* R14 */
     supervisor_allocation *slot = free_slot();
