@@ -65,8 +65,7 @@ typedef struct block {
     uint32_t length_and_flags;
 } block_t;
 
-_Static_assert(sizeof(block_t) == SUPERVISOR_HEADER_BYTES,
-               "the header is two 32-bit words: build for a 32-bit target (or -m32)");
+_Static_assert(sizeof(block_t) == SUPERVISOR_HEADER_BYTES, "the header is a link and a length word");
 
 #define FLAG_HOLE 0x1u
 #define FLAG_MOVABLE 0x2u
@@ -157,10 +156,6 @@ static inline uint32_t middle_size(void) {
     return (uint32_t)(high_start() - low_end());
 }
 
-static inline uint32_t arena_size(void) {
-    return (uint32_t)(heap.top - heap.bottom);
-}
-
 static inline bool move_support(void) {
     return SUPERVISOR_MOVE_SUPPORT != 0;
 }
@@ -236,8 +231,8 @@ static block_t *middle_to_block(bool high, uint32_t length, bool movable) {
     if (!high && gc_alloc_possible()) {
         return NULL;
     }
-    /* `length` is at most the arena's size (checked by the callers), so this cannot wrap. */
-    if (middle_size() < SUPERVISOR_HEADER_BYTES + length) {
+    /* Subtract from the middle, never add to `length`: header + length could wrap. */
+    if (middle_size() < SUPERVISOR_HEADER_BYTES || middle_size() - SUPERVISOR_HEADER_BYTES < length) {
         return NULL;
     }
     block_t *block;
@@ -255,7 +250,10 @@ static block_t *middle_to_block(bool high, uint32_t length, bool movable) {
 
 /* Step 4: a long-lived GC block, header included, pushed on the embedded list. */
 static block_t *gc_to_embedded_block(uint32_t length) {
-    block_t *block = gc_alloc(SUPERVISOR_HEADER_BYTES + length, true);
+    /* Saturated rather than wrapped: a hopeless request still reaches the GC, which collects. */
+    size_t bytes = length > SIZE_MAX - SUPERVISOR_HEADER_BYTES ? SIZE_MAX
+                                                                : SUPERVISOR_HEADER_BYTES + (size_t)length;
+    block_t *block = gc_alloc(bytes, true);
     if (block == NULL) {
         return NULL;
     }
@@ -287,9 +285,6 @@ supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable)
     if (high && movable) {
         report_misuse("allocate_memory: a movable allocation must be low (R2)");
         return NULL;
-    }
-    if (length > arena_size()) {
-        return NULL; /* can never fit; refusing it here keeps header + length from wrapping */
     }
     movable = movable && move_support(); /* R14 */
     supervisor_allocation *slot = free_slot();

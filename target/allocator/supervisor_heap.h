@@ -13,8 +13,9 @@
 #include "heaprig_config.h"
 #include "supervisor/memory.h"
 
-/* Bytes of the header in front of every block's data. */
-#define SUPERVISOR_HEADER_BYTES 8u
+/* Bytes of the header in front of every block's data: a link and a length word, 8 on the 32-bit
+ * targets. The native 64-bit fuzzing build pads it to 16 (the link is a pointer). */
+#define SUPERVISOR_HEADER_BYTES ((uint32_t)(2u * sizeof(void *)))
 
 /* Forgets every allocation and callback and takes the arena from port_heap_get_bottom/top. */
 void supervisor_heap_init(void);
