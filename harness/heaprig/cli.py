@@ -5,7 +5,7 @@
                                          (--update: rewrite failing expectations, print diff;
                                           --html FILE: an HTML report with SVG maps)
     heaprig debug [--step N] FILE        run it in QEMU under gdb, stopped before steps[N]
-    heaprig import LOG [-o OUT.yaml]     a board's allocation log → a scenario (scenarios/TRACE.md)
+    heaprig import LOG [-o OUT.yaml]     a board's allocation log → a scenario (TRACE.md)
 
 ``run`` prints, for each scenario, the map before and after every ``vm_exit`` with its moves and
 callbacks (``--all-steps``: the map after every step), then the failure report of any scenario

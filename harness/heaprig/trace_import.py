@@ -279,6 +279,46 @@ class _Block:
 
 
 @dataclass
+class _Settings:
+    """The board's build as the log's header lines give it."""
+
+    bounds: HeapBounds | None = None
+    slots: SlotCount | None = None
+    move_support: MoveSupport | None = None
+    stack: StackSize | None = None
+
+
+@dataclass
+class _Vm:
+    """The VM model's state as the log shows it: the stack size now and from the next run on,
+    the handles of the stack and of the GC heap, whether a VM runs, VM exits so far."""
+
+    stack_now: int | None = None
+    stack_next: int | None = None
+    stack_handle: int | None = None
+    heap: Remaining | None = None
+    running: bool = False
+    exits: int = 0
+
+
+@dataclass
+class _OpenStart:
+    """A ``vm_start`` whose own events (the stack re-made, the GC heap) may still follow."""
+
+    step: _Step
+    stack_remade: bool = False
+
+
+@dataclass
+class _OpenExit:
+    """A ``vm_exit`` whose own events (the GC heap freed, moves) may still follow."""
+
+    step: _Step
+    moves: list[tuple[int, str]] = field(default_factory=list)
+    heap_freed: bool = False
+
+
+@dataclass
 class Imported:
     """The scenario text, and what went into it (for the command's summary)."""
 
@@ -292,10 +332,9 @@ class _Importer:
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
-        self.bounds: HeapBounds | None = None
-        self.slots: SlotCount | None = None
-        self.move_support: MoveSupport | None = None
-        self.stack_config: StackSize | None = None
+        self.settings = _Settings()
+        self.vm = _Vm()
+        self.open: _OpenStart | _OpenExit | None = None
         self.started = False              # an allocator or VM event has been seen
         self.steps: list[_Step] = []
         self.reset_notes: list[str] = []
@@ -304,17 +343,6 @@ class _Importer:
         self.live: dict[int, _Block] = {}
         self.freed: dict[int, int] = {}   # handle → log line of its last free
         self.peak = (0, 0)                # (handles live at once, log line)
-        self.stack_now: int | None = None
-        self.stack_next: int | None = None
-        self.stack_handle: int | None = None
-        self.heap: Remaining | None = None
-        self.vm_running = False
-        self.exits = 0
-        self.phase: str | None = None     # "vm_start"/"vm_exit" while their own events follow
-        self.phase_step: _Step | None = None
-        self.moves: list[tuple[int, str]] = []
-        self.heap_freed = False
-        self.stack_remade = False
         self.moves_reported = any(isinstance(event, Moved) for event in trace.events)
 
     # --- helpers ---
@@ -324,8 +352,8 @@ class _Importer:
 
     def offset(self, event: TraceEvent, ptr: int, length: int, what: str = "PTR") -> int:
         """The header offset of the block whose data is at ``ptr``, checked to lie in the arena."""
-        assert self.bounds is not None
-        bottom, top = self.bounds.bottom, self.bounds.top
+        assert self.settings.bounds is not None
+        bottom, top = self.settings.bounds.bottom, self.settings.bounds.top
         if ptr < bottom + HEADER_BYTES or ptr + length > top:
             raise self.error(event, f"{what} {ptr:#x} with {length} bytes of data cannot be a "
                                     f"block of the arena [{bottom:#x}, {top:#x}) (the "
@@ -349,7 +377,7 @@ class _Importer:
 
     def count_live(self, line: int) -> None:
         """Keeps the most handles live at once (clients, the stack, the GC heap)."""
-        live = len(self.live) + (self.stack_now is not None) + self.vm_running
+        live = len(self.live) + (self.vm.stack_now is not None) + self.vm.running
         if live > self.peak[0]:
             self.peak = (live, line)
 
@@ -362,9 +390,10 @@ class _Importer:
         if handle in self.live:
             raise self.error(event, f"handle {handle:#x} is still live (allocated at log line "
                                     f"{self.live[handle].line}, never freed)")
-        if handle == self.stack_handle or (self.heap is not None and handle == self.heap.handle):
+        heap = self.vm.heap
+        if handle == self.vm.stack_handle or (heap is not None and handle == heap.handle):
             raise self.error(event, f"handle {handle:#x} is the VM's "
-                                    f"{'stack' if handle == self.stack_handle else 'GC heap'}, "
+                                    f"{'stack' if handle == self.vm.stack_handle else 'GC heap'}, "
                                     f"still live")
 
     # --- events ---
@@ -372,30 +401,30 @@ class _Importer:
     def run(self) -> str:
         for event in self.trace.events:
             self.feed(event)
-        self.end_phase()
-        if self.bounds is None:
+        self.close()
+        if self.settings.bounds is None:
             raise TraceError(f"no `{PREFIX} heap BOTTOM TOP` line: the log gives no arena bounds "
                              f"({len(self.trace.events)} {PREFIX} lines found)", self.trace.source)
         if not self.steps:
             raise TraceError(f"no allocator events after `{PREFIX} heap` (line "
-                             f"{self.bounds.line}): nothing to replay", self.trace.source)
+                             f"{self.settings.bounds.line}): nothing to replay", self.trace.source)
         return self.render()
 
     def feed(self, event: Event) -> None:
         if isinstance(event, SETTINGS):
             self.setting(event)
             return
-        if self.bounds is None:
+        if self.settings.bounds is None:
             raise self.error(event, f"`{PREFIX} heap BOTTOM TOP` must come before the first "
                                     f"event (the addresses are read against it)")
         if isinstance(event, StackSize) and not self.started:
-            self.stack_config = event
-            self.stack_now = self.stack_next = event.size
+            self.settings.stack = event
+            self.vm.stack_now = self.vm.stack_next = event.size
             return
-        if self.phase:
-            if self.in_phase(event):
+        if self.open is not None:
+            if self.take_own(event):
                 return
-            self.end_phase()
+            self.close()
         if not self.started:
             self.started = True
             if self.boot_stack(event):
@@ -415,13 +444,14 @@ class _Importer:
             maximum = schema()["$defs"]["config"]["properties"]["slots"]["maximum"]
             if not 1 <= event.count <= maximum:
                 raise self.error(event, f"slots {event.count}: the rig builds 1 to {maximum}")
-            self.slots = event
+            self.settings.slots = event
         else:
-            self.move_support = event
+            self.settings.move_support = event
 
     def heap_bounds(self, event: HeapBounds) -> None:
-        if self.bounds is not None:
-            raise self.error(event, f"a second arena (the first is on line {self.bounds.line})")
+        if self.settings.bounds is not None:
+            raise self.error(event, f"a second arena (the first is on line "
+                                    f"{self.settings.bounds.line})")
         limits = schema()["$defs"]["config"]["properties"]["arena"]
         size = event.top - event.bottom
         if size <= 0 or event.bottom % WORD_BYTES or event.top % WORD_BYTES:
@@ -430,25 +460,26 @@ class _Importer:
         if not limits["minimum"] <= size <= limits["maximum"]:
             raise self.error(event, f"an arena of {size} bytes: the rig's firmware takes "
                                     f"{limits['minimum']} to {limits['maximum']}")
-        self.bounds = event
+        self.settings.bounds = event
 
     def boot_stack(self, event: Event) -> bool:
         """With a stack size configured, the model makes the stack at reset (MODEL.md); the
         board's first allocation, if it is that stack, is taken as it."""
-        size = self.stack_now
+        size = self.vm.stack_now
         if size is None:
             return False
-        assert self.bounds is not None
-        expected = self.bounds.top - size
+        bounds = self.settings.bounds
+        assert bounds is not None
+        expected = bounds.top - size
         if isinstance(event, Alloc) and event.high and not event.movable \
                 and event.length == size and event.handle:
             self.check_new_handle(event, event.handle)
-            self.stack_handle = event.handle
+            self.vm.stack_handle = event.handle
             at = self.offset(event, event.ptr, event.length)
             note = f"line {event.line}: {event.text} -- the stack, made at reset by config.stack"
             if event.ptr != expected:
                 note += (f"; the log puts it at {at}, where SPEC §2 puts it at "
-                         f"{expected - self.bounds.bottom - HEADER_BYTES}: maps will differ")
+                         f"{expected - bounds.bottom - HEADER_BYTES}: maps will differ")
             self.reset_notes.append(note)
             return True
         self.reset_notes.append(f"the log shows no stack allocation before line {event.line}; "
@@ -458,7 +489,7 @@ class _Importer:
     def stack(self, event: StackSize) -> None:
         word = "fixed" if event.size is None else str(event.size)
         self.step(event, f"stack: {word}")
-        self.stack_next = event.size
+        self.vm.stack_next = event.size
 
     def alloc(self, event: Alloc) -> None:
         params = [f"size: {event.length}"]
@@ -480,11 +511,11 @@ class _Importer:
         name = self.name_of(event, event.handle)
         made = self.step(event, f"alloc: {name}", *params)
         made.expect["at"] = str(at)
-        if self.vm_running and self.heap is not None and self.heap.handle and \
-                self.heap.ptr <= event.ptr - HEADER_BYTES and \
-                event.ptr + event.length <= self.heap.ptr + self.heap.length:
+        if self.vm.running and self.vm.heap is not None and self.vm.heap.handle and \
+                self.vm.heap.ptr <= event.ptr - HEADER_BYTES and \
+                event.ptr + event.length <= self.vm.heap.ptr + self.vm.heap.length:
             made.expect["side"] = "embedded"
-        self.live[event.handle] = _Block(name, event.ptr, event.length, event.line, self.exits)
+        self.live[event.handle] = _Block(name, event.ptr, event.length, event.line, self.vm.exits)
         self.freed.pop(event.handle, None)
         self.count_live(event.line)
 
@@ -500,7 +531,7 @@ class _Importer:
         made = self.step(event, f"alloc_remaining: {name}")
         made.expect["at"] = str(at)
         made.notes.append(f"the log saw {event.length} bytes: the whole free middle less a header")
-        self.live[event.handle] = _Block(name, event.ptr, event.length, event.line, self.exits)
+        self.live[event.handle] = _Block(name, event.ptr, event.length, event.line, self.vm.exits)
         self.freed.pop(event.handle, None)
         self.count_live(event.line)
 
@@ -510,11 +541,11 @@ class _Importer:
                 self.steps[-1].notes.append(f"line {event.line}: {event.text} -- "
                                             f"free_memory(NULL) is a no-op (R7), skipped")
             return
-        if event.handle == self.stack_handle:
+        if event.handle == self.vm.stack_handle:
             raise self.error(event, f"free of the stack's handle {event.handle:#x}: the VM model "
                                     f"frees the stack only at a vm_start after a `stack` line "
                                     f"changed its size")
-        if self.heap is not None and event.handle == self.heap.handle and self.vm_running:
+        if self.vm.heap is not None and event.handle == self.vm.heap.handle and self.vm.running:
             raise self.error(event, f"free of the GC heap's handle {event.handle:#x} while the VM "
                                     f"runs: print `{PREFIX} vm_exit` before free_memory(heap)")
         block = self.live.get(event.handle)
@@ -526,7 +557,7 @@ class _Importer:
                                     f"allocated")
         if event.ptr != block.ptr:
             self.offset(event, event.ptr, block.length)
-            if self.moves_reported or block.exits == self.exits:
+            if self.moves_reported or block.exits == self.vm.exits:
                 why = "the log reports no move of it" if self.moves_reported \
                     else "no VM exit since, so it cannot have moved"
                 raise self.error(event, f"free of {block.name} (handle {event.handle:#x}) with "
@@ -537,19 +568,17 @@ class _Importer:
         self.freed[event.handle] = event.line
 
     def vm_start(self, event: VmStart) -> None:
-        if self.vm_running:
+        if self.vm.running:
             raise self.error(event, "vm_start while the VM runs (no vm_exit since the last one)")
-        self.phase, self.phase_step = "vm_start", self.step(event, "vm_start:")
-        self.heap = None
-        self.stack_remade = False
+        self.open = _OpenStart(self.step(event, "vm_start:"))
+        self.vm.heap = None
 
     def vm_exit(self, event: VmExit) -> None:
-        if not self.vm_running:
+        if not self.vm.running:
             raise self.error(event, "vm_exit without a running VM (no vm_start before it, or "
                                     "its GC heap allocation failed)")
-        self.phase, self.phase_step = "vm_exit", self.step(event, "vm_exit:")
-        self.moves, self.heap_freed = [], False
-        self.exits += 1
+        self.open = _OpenExit(self.step(event, "vm_exit:"))
+        self.vm.exits += 1
 
     def stray_move(self, event: Moved) -> None:
         raise self.error(event, "a move outside a VM exit: the allocator moves blocks only in "
@@ -558,52 +587,60 @@ class _Importer:
     # --- the VM's own events, folded into vm_start / vm_exit ---
 
     def stack_changes(self) -> bool:
-        return self.stack_next != self.stack_now
+        return self.vm.stack_next != self.vm.stack_now
 
-    def in_phase(self, event: Event) -> bool:
+    def take_own(self, event: Event) -> bool:
         """Whether ``event`` belongs to the open vm_start/vm_exit (and if so, takes it)."""
-        step = self.phase_step
-        assert step is not None
-        if self.phase == "vm_start":
-            if isinstance(event, Free) and event.handle and event.handle == self.stack_handle \
-                    and self.stack_changes():
-                step.notes.append(f"line {event.line}: {event.text} -- the old stack, freed")
-                self.stack_handle = None
-                return True
-            if isinstance(event, Alloc) and self.stack_changes() and not self.stack_remade \
-                    and event.high and not event.movable and event.length == self.stack_next:
-                return self.take_stack(event, step)
-            if isinstance(event, Remaining):
-                self.take_heap(event, step)
-                self.end_phase()
-                return True
-            return False
-        if isinstance(event, Free) and self.heap is not None and event.handle == self.heap.handle \
-                and not self.heap_freed:
-            if event.ptr != self.heap.ptr:
-                raise self.error(event, f"free of the GC heap with data at {event.ptr:#x}, but "
-                                        f"it was made at {self.heap.ptr:#x} (log line "
-                                        f"{self.heap.line})")
-            step.notes.append(f"line {event.line}: {event.text} -- the GC heap, freed")
-            self.heap_freed = True
+        if isinstance(self.open, _OpenStart):
+            return self.take_start_event(event, self.open)
+        assert isinstance(self.open, _OpenExit)
+        return self.take_exit_event(event, self.open)
+
+    def take_start_event(self, event: Event, start: _OpenStart) -> bool:
+        step = start.step
+        if isinstance(event, Free) and event.handle and event.handle == self.vm.stack_handle \
+                and self.stack_changes():
+            step.notes.append(f"line {event.line}: {event.text} -- the old stack, freed")
+            self.freed[event.handle] = event.line
+            self.vm.stack_handle = None
             return True
-        if isinstance(event, Moved):
-            self.take_move(event, step)
+        if isinstance(event, Alloc) and self.stack_changes() and not start.stack_remade \
+                and event.high and not event.movable and event.length == self.vm.stack_next:
+            self.take_stack(event, start)
+            return True
+        if isinstance(event, Remaining):
+            self.take_heap(event, step)
+            self.close()
             return True
         return False
 
-    def take_stack(self, event: Alloc, step: _Step) -> bool:
+    def take_exit_event(self, event: Event, end: _OpenExit) -> bool:
+        heap = self.vm.heap
+        if isinstance(event, Free) and heap is not None and event.handle == heap.handle \
+                and not end.heap_freed:
+            if event.ptr != heap.ptr:
+                raise self.error(event, f"free of the GC heap with data at {event.ptr:#x}, but "
+                                        f"it was made at {heap.ptr:#x} (log line {heap.line})")
+            end.step.notes.append(f"line {event.line}: {event.text} -- the GC heap, freed")
+            self.freed[event.handle] = event.line
+            end.heap_freed = True
+            return True
+        if isinstance(event, Moved):
+            self.take_move(event, end)
+            return True
+        return False
+
+    def take_stack(self, event: Alloc, start: _OpenStart) -> None:
         self.check_new_handle(event, event.handle)
         note = f"line {event.line}: {event.text} -- the new stack"
         if event.handle:
             note += f", at {self.offset(event, event.ptr, event.length)}"
         else:
-            step.expect["gc_heap"] = "null"
+            start.step.expect["gc_heap"] = "null"
             note += ": it did not fit, so the VM does not start (MODEL.md)"
-        step.notes.append(note)
-        self.stack_handle = event.handle or None
-        self.stack_remade = True
-        return True
+        start.step.notes.append(note)
+        self.vm.stack_handle = event.handle or None
+        start.stack_remade = True
 
     def take_heap(self, event: Remaining, step: _Step) -> None:
         step.notes.append(f"line {event.line}: {event.text} -- the GC heap")
@@ -614,10 +651,10 @@ class _Importer:
         self.check_new_handle(event, event.handle)
         at = self.offset(event, event.ptr, event.length)
         step.expect["gc_heap"] = f"{{at: {at}, size: {event.length}}}"
-        self.heap = event
-        self.vm_running = True
+        self.vm.heap = event
+        self.vm.running = True
 
-    def take_move(self, event: Moved, step: _Step) -> None:
+    def take_move(self, event: Moved, end: _OpenExit) -> None:
         block = self.live.get(event.handle)
         if block is None:
             raise self.error(event, f"move of handle {event.handle:#x}, which is not a live "
@@ -627,54 +664,54 @@ class _Importer:
                                     f"put its data at {block.ptr:#x} (log line {block.line})")
         source = self.offset(event, event.old, block.length, "OLD")
         target = self.offset(event, event.new, block.length, "NEW")
-        self.moves.append((source, f"{block.name} {source} -> {target}"))
-        step.notes.append(f"line {event.line}: {event.text}")
-        block.ptr, block.line, block.exits = event.new, event.line, self.exits
+        end.moves.append((source, f"{block.name} {source} -> {target}"))
+        end.step.notes.append(f"line {event.line}: {event.text}")
+        block.ptr, block.line, block.exits = event.new, event.line, self.vm.exits
 
-    def end_phase(self) -> None:
-        step, phase = self.phase_step, self.phase
-        self.phase, self.phase_step = None, None
-        if step is None:
-            return
-        if phase == "vm_start":
-            if self.stack_changes() and not self.stack_remade:
+    def close(self) -> None:
+        """The open vm_start/vm_exit has had all its own events: what the log did not show,
+        the rig's VM model does (said in a comment); its expectations are complete."""
+        opened, self.open = self.open, None
+        if isinstance(opened, _OpenStart):
+            step = opened.step
+            if self.stack_changes() and not opened.stack_remade:
                 step.notes.append("the log shows no new stack: the rig re-makes it as SPEC §2 "
                                   "does")
-            self.stack_now = self.stack_next
+            self.vm.stack_now = self.vm.stack_next
             if "gc_heap" not in step.expect:
                 step.notes.append("the log shows no allocate_remaining_memory() for the GC heap: "
                                   "the rig makes it as SPEC §2 does (the whole free middle); "
                                   "not checked")
-                self.vm_running = True
+                self.vm.running = True
             self.count_live(step.line)
-            return
-        if not self.heap_freed:
-            step.notes.append("the log shows no free of the GC heap: the rig frees it at "
-                              "vm_exit as SPEC §2 does")
-        if self.moves_reported:
-            step.expect["moves"] = [text for _, text in sorted(self.moves)]
-        self.heap = None
-        self.vm_running = False
+        elif isinstance(opened, _OpenExit):
+            if not opened.heap_freed:
+                opened.step.notes.append("the log shows no free of the GC heap: the rig frees it "
+                                         "at vm_exit as SPEC §2 does")
+            if self.moves_reported:
+                opened.step.expect["moves"] = [text for _, text in sorted(opened.moves)]
+            self.vm.heap = None
+            self.vm.running = False
 
     # --- output ---
 
     def render(self) -> str:
-        assert self.bounds is not None
-        bounds = self.bounds
+        assert self.settings.bounds is not None
+        bounds = self.settings.bounds
         arena = bounds.top - bounds.bottom
         config = [f"arena: {arena}   # line {bounds.line}: {bounds.text}"]
-        if self.slots is not None:
-            config.append(f"slots: {self.slots.count}   # line {self.slots.line}")
+        if self.settings.slots is not None:
+            config.append(f"slots: {self.settings.slots.count}   # line {self.settings.slots.line}")
         elif self.peak[0] > DEFAULT_SLOTS:
             config.append(f"slots: {self.peak[0]}   # the log has no `slots` line; "
                           f"{self.peak[0]} handles were live at once (line {self.peak[1]})")
-        if self.move_support is not None:
-            config.append(f"move: {'true' if self.move_support.enabled else 'false'}   "
-                          f"# line {self.move_support.line}")
-        if self.stack_config is not None:
-            size = self.stack_config.size
+        if self.settings.move_support is not None:
+            config.append(f"move: {'true' if self.settings.move_support.enabled else 'false'}   "
+                          f"# line {self.settings.move_support.line}")
+        if self.settings.stack is not None:
+            size = self.settings.stack.size
             config.append(f"stack: {'fixed' if size is None else size}   "
-                          f"# line {self.stack_config.line}")
+                          f"# line {self.settings.stack.line}")
         else:
             config.append("stack: fixed   # the log has no `stack` line before its first event")
         source = self.trace.source

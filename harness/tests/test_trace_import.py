@@ -221,7 +221,8 @@ def test_malformed_event_names_file_line_and_shape(line: str, message: str) -> N
      "@sheap alloc 16 low fixed 0x20004000 0x20000020\n",
      "board.log:3: alloc: handle 0x20004000 is still live (allocated at log line 2, never freed)"),
     ("@sheap alloc 18 low fixed 0x20004000 0x20000008\n",
-     "board.log:2: alloc: LENGTH 18 is not a positive multiple of 4, yet the board returned a block"),
+     "board.log:2: alloc: LENGTH 18 is not a positive multiple of 4, yet the board returned "
+     "a block"),
     ("@sheap vm_exit\n", "board.log:2: vm_exit: vm_exit without a running VM"),
     ("@sheap alloc 16 low movable 0x20004000 0x20000008\n"
      "@sheap move 0x20004000 0x20000008 0x20000010\n",
@@ -237,6 +238,13 @@ def test_malformed_event_names_file_line_and_shape(line: str, message: str) -> N
     ("@sheap vm_start\n@sheap remaining 0x20004004 0x20000008 1016\n@sheap vm_exit\n"
      "@sheap move 0x20004008 0x20000100 0x20000008\n",
      "board.log:5: move: move of handle 0x20004008, which is not a live client allocation"),
+    ("@sheap vm_start\n@sheap remaining 0x20004004 0x20000008 1016\n@sheap vm_exit\n"
+     "@sheap free 0x20004004 0x20000008\n@sheap free 0x20004004 0x20000008\n",
+     "board.log:6: free: free of handle 0x20004004, already freed at log line 5"),
+    ("@sheap stack 64\n@sheap alloc 64 high fixed 0x20004000 0x200003c0\n"
+     "@sheap free 0x20004000 0x200003c0\n",
+     "board.log:4: free: free of the stack's handle 0x20004000: the VM model frees the stack only "
+     "at a vm_start after a `stack` line changed its size"),
     ("@sheap alloc 16 low fixed 0x20004000 0x20000008\n@sheap slots 4\n",
      "board.log:3: slots: build settings (heap, slots, move_support) come before the first "
      "allocator event"),
@@ -295,6 +303,16 @@ def test_vm_allocations_fold_into_vm_start_and_vm_exit() -> None:
     assert "the log shows no free of the GC heap: the rig frees it at vm_exit" in text
     assert "# line 14: alloc 256 high fixed 0x20004000 0x20000300 -- the new stack, at 760" \
         in text
+
+
+def test_boot_stack_elsewhere_than_the_model_puts_it_is_said() -> None:
+    text = convert(HEAD + "@sheap stack 64\n@sheap alloc 64 high fixed 0x20004000 0x200003b8\n"
+                          "@sheap alloc 16 low fixed 0x20004004 0x20000008\n")
+    assert "# line 3: alloc 64 high fixed 0x20004000 0x200003b8 -- the stack, made at reset by " \
+           "config.stack; the log puts it at 944, where SPEC §2 puts it at 952: maps will " \
+           "differ" in text
+    text = convert(HEAD + "@sheap stack 64\n@sheap alloc 16 low fixed 0x20004004 0x20000008\n")
+    assert "# the log shows no stack allocation before line 3; the rig makes it at reset" in text
 
 
 def test_peak_handles_set_slots_when_the_log_does_not() -> None:
