@@ -5,6 +5,7 @@
                                          (--update: rewrite failing expectations, print diff;
                                           --html FILE: an HTML report with SVG maps)
     heaprig debug [--step N] FILE        run it in QEMU under gdb, stopped before steps[N]
+    heaprig import LOG [-o OUT.yaml]     a board's allocation log → a scenario (TRACE.md)
 
 ``run`` prints, for each scenario, the map before and after every ``vm_exit`` with its moves and
 callbacks (``--all-steps``: the map after every step), then the failure report of any scenario
@@ -32,6 +33,8 @@ from .plugin import SUFFIXES
 from .html_report import entry_of, html_document, scenario_section
 from .render import run_report
 from .update import describe
+from .loader import SCHEMA_RESOURCE, parse_scenario
+from .trace_import import parse_trace, trace_to_scenario
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -93,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="run gdb non-interactively: the -ex commands, then quit")
     debug.add_argument("-ex", dest="gdb_commands", action="append", default=[],
                        metavar="COMMAND", help="a gdb command to run once stopped (repeatable)")
+    _add_import_command(commands)
     return parser
 
 
@@ -192,11 +196,49 @@ def _debug(arguments: argparse.Namespace) -> int:
     return debugger.run_session(qemu_command, gdb)
 
 
+# --- heaprig import (scenarios/TRACE.md) ---------------------------------------------------------
+
+
+def _add_import_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    command = commands.add_parser("import", help="turn a board's allocation log into a scenario "
+                                                 "(scenarios/TRACE.md)")
+    command.add_argument("log", metavar="LOG", help="the board's console output with @sheap lines")
+    command.add_argument("-o", "--output", default=None, metavar="OUT.yaml",
+                         help="where to write the scenario (default: standard output)")
+
+
+def _import(arguments: argparse.Namespace) -> int:
+    """Reads the log (bytes a serial line garbled become U+FFFD: they are console noise), converts
+    it, checks that the scenario loads, writes it."""
+    try:
+        text = Path(arguments.log).read_bytes().decode("utf-8", errors="replace")
+    except OSError as error:
+        raise HeaprigError(f"cannot read the log: {error.strerror}", arguments.log) from None
+    output = Path(arguments.output) if arguments.output else None
+    schema_ref = None
+    if output is not None:
+        schema_file = Path(__file__).with_name(SCHEMA_RESOURCE)
+        schema_ref = Path(os.path.relpath(schema_file.resolve(),
+                                          output.resolve().parent)).as_posix()
+    imported = trace_to_scenario(parse_trace(text, arguments.log), schema_ref)
+    parse_scenario(imported.text, output or Path("imported.yaml"), str(output or "<stdout>"))
+    if output is None:
+        sys.stdout.write(imported.text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(imported.text, encoding="utf-8")
+    print(f"heaprig: {imported.events} events of {arguments.log} -> {imported.steps} steps"
+          f"{f' in {output}' if output else ''}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     try:
         if arguments.command == "debug":
             return _debug(arguments)
+        if arguments.command == "import":
+            return _import(arguments)
         paths = scenario_files(arguments.paths)
         if not paths:
             print(f"heaprig: no scenario files in {' '.join(arguments.paths)}", file=sys.stderr)

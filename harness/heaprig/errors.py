@@ -54,6 +54,12 @@ class ScenarioError(HeaprigError):
     Raised while loading, before anything runs; points at the offending line and field."""
 
 
+class TraceError(HeaprigError):
+    """A board's allocation log (scenarios/TRACE.md) that cannot be imported: a malformed
+    ``@sheap`` line, or an event the log cannot have seen (a free of an unknown handle, an
+    address outside the arena). ``line`` is the log's line, ``field`` the event word."""
+
+
 class FirmwareBuildError(HeaprigError):
     """``make firmware`` (or the host build) failed or did not produce the expected binary."""
 
