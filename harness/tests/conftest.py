@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 from helpers import FakeRoot, copy_bubble_scenario, make_fake_root
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
-# No example database: the suite leaves no `.hypothesis/` directory in the checkout.
-settings.register_profile("heaprig", database=None)
+# No example database: the suite leaves no `.hypothesis/` directory in the checkout. No deadline
+# and no "too slow" health check: on a loaded CI machine an example's wall time says nothing about
+# the code, and the examples themselves are what these tests judge.
+settings.register_profile("heaprig", database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("heaprig")
 
 
