@@ -23,8 +23,8 @@ the scenarios that finished before keep their results; the one it died in (the *
 scenario whose lines came last) is run again on a boot of its own, so its verdict, event numbers
 and report are exactly the one-per-boot ones; the scenarios after it run as a new batch, and so on.
 
-**Spreading.** :func:`plan_chunks` groups jobs by firmware variant and target and cuts each group
-into chunks so that there are a few per worker; :func:`run_jobs` runs the chunks on a thread pool
+**Spreading.** :func:`plan_chunks` groups jobs by firmware variant and target and cuts the
+largest groups in two while that shortens the estimated wall time on the workers; :func:`run_jobs` runs the chunks on a thread pool
 (one QEMU process per thread) sized to the CPU count. The plan depends only on the jobs and the
 worker count, so pytest-xdist workers computing it from the same collection agree on it.
 
@@ -54,8 +54,10 @@ from .scenario import Scenario
 
 MIN_CHUNK = 4
 """Fewest scenarios worth a batch of their own when a group is cut for spreading."""
-CHUNKS_PER_WORKER = 2
-"""Chunks planned per worker, so that a worker that finishes early takes another."""
+BOOT_COST = 1.0
+SCENARIO_COST = 0.02
+"""The planner's cost model, in boots: a QEMU boot takes about 0.1 s on an idle machine, a
+scenario of the suite a few milliseconds (measured with ``--compare``; only the ratio counts)."""
 _EV = re.compile(r'"ev":\d+')
 
 
@@ -258,23 +260,35 @@ def run_batch(jobs: Sequence[Job], binary: Path, root: Path, tally: Tally | None
     return outcomes
 
 
+def _makespan(chunks: Sequence[Sequence[Job]], workers: int) -> float:
+    """Estimated wall time of running ``chunks`` on ``workers`` threads, longest first (the order
+    :func:`plan_chunks` returns them in), each taken by the thread free first."""
+    loads = [0.0] * max(1, workers)
+    for chunk in chunks:
+        loads[loads.index(min(loads))] += BOOT_COST + SCENARIO_COST * len(chunk)
+    return max(loads)
+
+
 def plan_chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
-    """Jobs grouped by variant and target (in order of first appearance, jobs in their given
-    order), each group cut into nearly equal chunks of at least :data:`MIN_CHUNK` so that there
-    are about ``CHUNKS_PER_WORKER`` per worker over the whole set. Deterministic."""
+    """Jobs grouped by variant and target (jobs in their given order), one chunk a group; then
+    the largest chunk is cut in two while that shortens the estimated wall time on ``workers``
+    threads (a boot costs far more than a scenario, so a cut must buy parallelism). Longest
+    chunk first. Deterministic: it depends only on the jobs and ``workers``."""
     groups: dict[tuple[firmware.Variant, str, Path | None], list[Job]] = {}
     for job in jobs:
         groups.setdefault(job.group, []).append(job)
-    size = max(MIN_CHUNK, math.ceil(len(jobs) / max(1, workers * CHUNKS_PER_WORKER)))
-    chunks = []
-    for group in groups.values():
-        count = math.ceil(len(group) / size)
-        per, extra = divmod(len(group), count)
-        start = 0
-        for index in range(count):
-            end = start + per + (1 if index < extra else 0)
-            chunks.append(group[start:end])
-            start = end
+
+    def ordered(chunks: list[list[Job]]) -> list[list[Job]]:
+        return sorted(chunks, key=lambda chunk: -len(chunk))   # stable: ties keep their order
+
+    chunks = ordered(list(groups.values()))
+    while chunks and len(chunks[0]) >= 2 * MIN_CHUNK:
+        largest = chunks[0]
+        half = (len(largest) + 1) // 2
+        cut = ordered([largest[:half], largest[half:], *chunks[1:]])
+        if _makespan(cut, workers) >= _makespan(chunks, workers):
+            break
+        chunks = cut
     return chunks
 
 
@@ -302,12 +316,11 @@ def run_chunk(chunk: Sequence[Job], tally: Tally | None = None) -> Outcomes:
         return {job.key: error for job in chunk}
 
 
-def run_jobs(jobs: Sequence[Job], workers: int | None = None, tally: Tally | None = None
-             ) -> Outcomes:
-    """Every job's outcome, chunks spread over a pool of ``workers`` threads (default: the CPU
-    count), each running one QEMU process at a time."""
+def run_chunks(chunks: Sequence[Sequence[Job]], workers: int | None = None,
+               tally: Tally | None = None) -> Outcomes:
+    """Every job's outcome, the chunks spread over a pool of ``workers`` threads (default: the
+    CPU count), each running one QEMU process at a time."""
     workers = workers or default_workers()
-    chunks = plan_chunks(jobs, workers)
     for chunk in chunks:            # build each variant once, before the threads race for it
         try:
             binary_for(chunk[0])
@@ -318,6 +331,14 @@ def run_jobs(jobs: Sequence[Job], workers: int | None = None, tally: Tally | Non
         for done in pool.map(lambda chunk: run_chunk(chunk, tally), chunks):
             outcomes.update(done)
     return outcomes
+
+
+def run_jobs(jobs: Sequence[Job], workers: int | None = None, tally: Tally | None = None
+             ) -> Outcomes:
+    """Every job's outcome: planned into chunks (:func:`plan_chunks`) and run by
+    :func:`run_chunks`."""
+    workers = workers or default_workers()
+    return run_chunks(plan_chunks(jobs, workers), workers, tally)
 
 
 def verdict(job: Job, outcome: qemu_runner.RunOutcome | HeaprigError) -> ScenarioRun:

@@ -83,7 +83,9 @@ def _communicate_watching(process: subprocess.Popen[str], results_path: Path, ti
     reading the results file between slices to restart the clock at every scenario's opening
     line. Raises TimeoutExpired when the current scenario or the whole run is over its limit."""
     started = time.monotonic()
-    segment, segment_started, seen = -1, started, ""
+    segment, segment_started, opened = -1, started, -1
+    mark = SEGMENT_MARK.encode("ascii")
+    read, tail = 0, b""       # bytes of the results file read so far; the end of the last read
     while True:
         try:
             return process.communicate(timeout=POLL_SECONDS)
@@ -91,9 +93,15 @@ def _communicate_watching(process: subprocess.Popen[str], results_path: Path, ti
             pass
         now = time.monotonic()
         if results_path.is_file():
-            with results_path.open("r", encoding="utf-8", errors="replace") as stream:
-                seen = stream.read()
-        opened = seen.count(SEGMENT_MARK) - 1
+            with results_path.open("rb") as stream:
+                stream.seek(read)
+                fresh = stream.read()
+            read += len(fresh)
+            # A mark cut in two by a read is counted once, whole, in the next: the kept tail is
+            # too short to hold a whole one.
+            text = tail + fresh
+            opened += text.count(mark)
+            tail = text[-(len(mark) - 1):]
         if opened != segment:
             segment, segment_started = opened, now
         limit = segments[segment] if 0 <= segment < len(segments) else segments[0]
