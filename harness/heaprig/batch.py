@@ -173,6 +173,8 @@ def split_results(text: str, parts: Sequence[Part]) -> Split:
             continue
         if op == "end" and isinstance(fields.get("events"), int):
             ended = fields["events"] >= parts[-1].last
+            if ended:
+                current = len(parts) - 1        # the stream ran out in its last part
             reached = max(reached, current)
             lines[current].append(_end_line(fields["events"] - parts[current].offset))
             continue
