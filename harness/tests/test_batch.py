@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -280,3 +281,29 @@ def test_plugin_runs_selected_scenarios_in_few_boots(pytester: pytest.Pytester,
 def test_scenario_parsed_from_text_is_a_job(tmp_path: Path) -> None:
     scenario = parse_scenario((FIXTURES / "bubble.yaml").read_text(), "x.yaml")
     assert batch.Job.of("x", scenario, RunOptions()).event_count == 4 + len(scenario.steps)
+
+
+SEGMENTED_PROGRAM = """\
+#!{python}
+# Writes the opening line of two scenarios of a batch; the second never ends.
+import sys, time
+with open(sys.argv[2], "w") as results:
+    results.write('{{"op":"ready"}}\\n{{"op":"budget","ev":1}}\\n')
+    results.flush()
+    time.sleep(1.5)        # longer than the second scenario's limit, within the first's
+    results.write('{{"op":"budget","ev":9}}\\n')
+    results.flush()
+    time.sleep(120)
+"""
+
+
+def test_each_scenario_of_a_batch_keeps_its_own_timeout(tmp_path: Path) -> None:
+    program = tmp_path / "segmented"
+    program.write_text(SEGMENTED_PROGRAM.format(python=sys.executable))
+    program.chmod(0o755)
+    whole = 100.0
+    ran = qemu_runner.run_events("heaprig-events 1\n", program, REPO_ROOT, "host",
+                                 timeout=whole, segments=[30.0, 0.5])
+    assert ran.timed_out
+    assert ran.results.count('"op":"budget"') == 2    # the first scenario was not cut short
+    assert ran.seconds < whole                         # the second's own limit stopped it
