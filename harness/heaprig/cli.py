@@ -1,7 +1,8 @@
 """The ``heaprig`` command.
 
     heaprig check FILE|DIR...            validate scenarios only (nothing is built or run)
-    heaprig run [options] FILE|DIR...    run them and show the memory maps
+    heaprig run [options] FILE|DIR...    run them (batched by firmware variant; --one-boot-each:
+                                         a boot per scenario) and show the memory maps
                                          (--update: rewrite failing expectations, print diff;
                                           --html FILE: an HTML report with SVG maps)
     heaprig debug [--step N] FILE        run it in QEMU under gdb, stopped before steps[N]
@@ -24,11 +25,13 @@ import sys
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from . import debugger, firmware, qemu_runner
+from . import batch, debugger, firmware, qemu_runner
 from .errors import HeaprigError
 from .compiler import compile_scenario
 from .loader import load_scenario
-from .pipeline import RunOptions, failure_of, needs_update, run_scenario, update_run
+from .pipeline import (RunOptions, ScenarioRun, failure_of, needs_update, run_scenario,
+                       update_run)
+from .scenario import Scenario
 from .plugin import SUFFIXES
 from .html_report import entry_of, html_document, scenario_section
 from .render import run_report
@@ -81,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--root", default=None, metavar="DIR", help="the heaprig checkout")
     run.add_argument("--keep", default=None, metavar="DIR",
                      help="keep each scenario's events and results files under DIR/<scenario>/")
+    run.add_argument("--one-boot-each", action="store_true",
+                     help="run every scenario on a boot of its own instead of batching "
+                          "scenarios of the same firmware variant into one boot")
     debug = commands.add_parser("debug", help="run a scenario in QEMU under gdb-multiarch, "
                                               "stopped before step N")
     debug.add_argument("path", metavar="FILE")
@@ -124,6 +130,30 @@ def use_colour(choice: str, stream: object = None) -> bool:
         and os.environ.get("TERM") != "dumb"
 
 
+def _runs(paths: Sequence[Path], options: RunOptions, one_boot_each: bool
+          ) -> list[ScenarioRun | HeaprigError]:
+    """Each path's run (or the error that stands for it), in order: batched by firmware
+    variant (:mod:`heaprig.batch`) unless ``one_boot_each``."""
+    loaded: list[Scenario | HeaprigError] = []
+    for path in paths:
+        try:
+            loaded.append(load_scenario(path))
+        except HeaprigError as error:
+            loaded.append(error)
+    scenarios = [scenario for scenario in loaded if isinstance(scenario, Scenario)]
+    if one_boot_each:
+        def alone(scenario: Scenario) -> ScenarioRun | HeaprigError:
+            try:
+                return run_scenario(scenario, options)
+            except HeaprigError as error:
+                return error
+        ran = [alone(scenario) for scenario in scenarios]
+    else:
+        ran = batch.run_scenarios(scenarios, options)
+    done = iter(ran)
+    return [next(done) if isinstance(scenario, Scenario) else scenario for scenario in loaded]
+
+
 def _run(paths: Sequence[Path], arguments: argparse.Namespace) -> int:
     options = RunOptions(arguments.target, arguments.timeout, arguments.budget,
                          Path(arguments.root) if arguments.root else None,
@@ -131,11 +161,12 @@ def _run(paths: Sequence[Path], arguments: argparse.Namespace) -> int:
     color = use_colour(arguments.color)
     sections: list[str] = []
     failed = errors = 0
-    for path in paths:
+    for path, run in zip(paths, _runs(paths, options, arguments.one_boot_each)):
         try:
-            scenario = load_scenario(path)
-            run = run_scenario(scenario, options)
-            print(run_report(scenario, run.compiled, run.results, arguments.all_steps, color))
+            if isinstance(run, HeaprigError):
+                raise run
+            print(run_report(run.scenario, run.compiled, run.results, arguments.all_steps,
+                             color))
             if arguments.update and needs_update(run):
                 done, run = update_run(run)
                 print(describe(done, run.scenario))

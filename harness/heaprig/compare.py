@@ -99,6 +99,9 @@ def describe_terminal(line: Line, compiled: CompiledScenario) -> str:
     if line.op == "corruption":
         return (f"corruption of {_corrupted_owner(line, compiled)} at {_show(f.get('at'))}: "
                 f"expected {_word(f.get('expected'))}, found {_word(f.get('found'))}")
+    if line.op == "reset_failed":
+        where = f" at {f['at']}" if f.get("at") is not None else ""
+        return f"reset not proven: {f['proof']}{where}: {f['detail']}"
     if line.op == "protocol_error":
         return f"protocol error at event {f['ev']} (stream line {f['line']}): {f['message']}"
     return line.op

@@ -63,9 +63,10 @@ class ScenarioRun:
 
 
 def run_scenario(scenario: Scenario, options: RunOptions = RunOptions()) -> ScenarioRun:
-    """Runs a loaded scenario and compares. Raises FirmwareBuildError/RunError for trouble
-    outside the scenario, ProtocolError if the firmware rejected the stream; expectation
-    differences are returned in ``ScenarioRun.mismatches`` (see :func:`failure_of`)."""
+    """Runs a loaded scenario on its own boot and compares. Raises FirmwareBuildError/RunError
+    for trouble outside the scenario, ProtocolError if the firmware rejected the stream;
+    expectation differences are returned in ``ScenarioRun.mismatches`` (see :func:`failure_of`).
+    :mod:`heaprig.batch` runs many scenarios per boot and ends in :func:`evaluate` too."""
     options = options.for_scenario(scenario)
     root = firmware.repo_root(options.root)
     compiled = compile_scenario(scenario)
@@ -73,6 +74,14 @@ def run_scenario(scenario: Scenario, options: RunOptions = RunOptions()) -> Scen
     keep = options.keep / scenario.path.stem if options.keep else None
     outcome = qemu_runner.run_events(compiled.events, binary, root, options.target,
                                      options.timeout, options.budget, keep_dir=keep)
+    return evaluate(scenario, compiled, root, binary, outcome, options)
+
+
+def evaluate(scenario: Scenario, compiled: CompiledScenario, root: Path, binary: Path,
+             outcome: qemu_runner.RunOutcome, options: RunOptions) -> ScenarioRun:
+    """The verdict on one scenario from what its run left behind (a boot of its own, or its
+    share of a batch: the same results text either way). ``options`` are the scenario's own
+    (:meth:`RunOptions.for_scenario`). Raises as :func:`run_scenario` does."""
     results = parse_results(outcome.results, source=f"results of {scenario.path.name}",
                             partial_ok=outcome.timed_out or outcome.exit_code != 0)
     stopped = _stopped(compiled, outcome, results, options)

@@ -14,22 +14,35 @@ Options: ``--heaprig-target=qemu|host``, ``--heaprig-timeout=SECONDS``,
 ``--heaprig-budget=INSTRUCTIONS``, ``--heaprig-root=DIR``, ``--heaprig-keep=DIR``,
 ``--heaprig-update`` (rewrite the ``expect:`` blocks of failing scenarios from what the firmware
 reported, see :mod:`heaprig.update`; the diffs are printed in a "heaprig update" section),
-``--heaprig-report=FILE`` (one HTML file with an SVG map of every step, :mod:`heaprig.html_report`).
+``--heaprig-report=FILE`` (one HTML file with an SVG map of every step, :mod:`heaprig.html_report`),
+``--heaprig-one-boot-each`` (below).
 Each scenario is one item, so ``-k``, ``-x``, ``--lf`` and ``-n auto`` (xdist) work as usual;
 ``-k`` also matches the SPEC rules a scenario lists under ``spec:``.
+
+**Batches.** By default the selected scenarios that need the same firmware variant share boots
+(:mod:`heaprig.batch`): the first item to run starts the batches (serial pytest: all of them,
+on a thread pool the size of the CPU count; xdist: see :class:`Batches`) and every item then
+reads its own share of the results, judged exactly as a boot of its own would be.
+``--heaprig-one-boot-each`` runs every scenario on a boot of its own, as before.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from . import firmware, qemu_runner
+from . import batch, firmware, qemu_runner
 from .errors import ExpectationFailure, HeaprigError, ScenarioError
 from .loader import load_scenario
-from .pipeline import RunOptions, failure_of, needs_update, run_scenario, update_run
+from .pipeline import (RunOptions, ScenarioRun, failure_of, needs_update, run_scenario,
+                       update_run)
 from .scenario import Scenario
 from .html_report import entry_of, html_document, scenario_section
 from .update import describe
@@ -47,6 +60,11 @@ HTML_ATTRIBUTE = "heaprig_html"
 UPDATE_ATTRIBUTE = "heaprig_update"
 """The report attribute carrying it to the terminal summary (xdist sends report attributes from
 workers to the controller)."""
+BATCHES_KEY = pytest.StashKey["Batches"]()
+SHARED_DIR_KEY = pytest.StashKey[Path]()
+"""The xdist controller's directory where workers leave the outcomes of the chunks they ran."""
+SHARED_DIR_INPUT = "heaprig_batch_dir"
+"""The ``workerinput`` key that hands that directory to each worker."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,6 +86,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--heaprig-update", action="store_true",
                     help="rewrite the expect: blocks of scenarios that ran and failed from the "
                          "actual results (in place, comments kept) and print the diff")
+    group.addoption("--heaprig-one-boot-each", action="store_true",
+                    help="run every scenario on a boot of its own instead of batching "
+                         "scenarios of the same firmware variant into one boot")
     group.addoption("--heaprig-report", default=None, metavar="FILE",
                     help="write one self-contained HTML report (an SVG memory map of every "
                          "step of every scenario that ran) to FILE")
@@ -86,6 +107,122 @@ def pytest_configure(config: pytest.Config) -> None:
     report = config.getoption("heaprig_report")
     if report and not hasattr(config, "workerinput"):      # the xdist controller writes it
         config.pluginmanager.register(HtmlReport(Path(report)), "heaprig-html-report")
+    if not config.getoption("heaprig_one_boot_each"):
+        worker_input = getattr(config, "workerinput", None)
+        if worker_input is None and config.getoption("dist", "no") != "no":
+            config.stash[SHARED_DIR_KEY] = Path(tempfile.mkdtemp(prefix="heaprig-batches-"))
+        elif worker_input is not None:
+            shared = worker_input.get(SHARED_DIR_INPUT)
+            config.stash[BATCHES_KEY] = Batches(
+                Path(shared) if shared else None, int(worker_input.get("workercount", 1)))
+        else:
+            config.stash[BATCHES_KEY] = Batches(None, batch.default_workers(), serial=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller, for each worker: where the workers share the outcomes of chunks."""
+    shared = node.config.stash.get(SHARED_DIR_KEY, None)
+    if shared is not None:
+        node.workerinput[SHARED_DIR_INPUT] = str(shared)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shared = config.stash.get(SHARED_DIR_KEY, None)
+    if shared is not None:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+class Batches:
+    """The outcomes of batched runs for this process's items (see :mod:`heaprig.batch`).
+
+    The chunks are planned once, from the session's selected items (after ``-k``, ``--lf``,
+    deselection), the same way in every process. Serial pytest runs them all on a thread pool
+    at the first item's turn. Under xdist the scheduler hands items to workers one by one, so
+    a worker runs the chunk of the item it is given, unless another worker is already running
+    it (a lock file per chunk in the controller's directory): then it runs a chunk nobody has
+    started, and reads the one it needs once it is there. Every chunk thus runs exactly once,
+    on whichever worker needs it first, and its outcomes are shared with the others."""
+
+    def __init__(self, shared: Path | None, workers: int, serial: bool = False) -> None:
+        self.shared = shared
+        self.workers = max(1, workers)
+        self.serial = serial
+        self.chunks: list[list[batch.Job]] | None = None
+        self.chunk_of: dict[str, int] = {}
+        self.outcomes: batch.Outcomes = {}
+
+    def _plan(self, session: pytest.Session, options: RunOptions) -> list[list[batch.Job]]:
+        if self.chunks is None:
+            jobs = [batch.Job.of(item.nodeid, item.scenario, options)
+                    for item in session.items if isinstance(item, ScenarioItem)]
+            self.chunks = batch.plan_chunks(jobs, self.workers)
+            self.chunk_of = {job.key: index for index, chunk in enumerate(self.chunks)
+                             for job in chunk}
+        return self.chunks
+
+    def outcome(self, item: ScenarioItem, options: RunOptions) -> batch.Job | None:
+        """Makes sure the item's outcome is in :attr:`outcomes`; returns its job, or ``None``
+        when the item is not part of any batch (it then runs on its own)."""
+        chunks = self._plan(item.session, options)
+        index = self.chunk_of.get(item.nodeid)
+        if index is None or (not self.serial and self.shared is None):
+            return None
+        job = next(job for job in chunks[index] if job.key == item.nodeid)
+        if item.nodeid in self.outcomes:
+            return job
+        if self.serial:
+            self.outcomes.update(batch.run_chunks(chunks, self.workers))
+        else:
+            self._share(index)
+        return job if item.nodeid in self.outcomes else None
+
+    # --- xdist: chunks shared between workers through the controller's directory ---------------
+
+    def _file(self, index: int, suffix: str) -> Path:
+        assert self.shared is not None
+        return self.shared / f"chunk-{index}{suffix}"
+
+    def _load(self, index: int) -> bool:
+        path = self._file(index, ".json")
+        if not path.is_file():
+            return False
+        with path.open("r", encoding="utf-8") as stream:
+            data = json.load(stream)
+        self.outcomes.update({key: batch.outcome_from_json(value) for key, value in data.items()})
+        return True
+
+    def _run_locked(self, index: int, wait: bool) -> bool:
+        """Runs chunk ``index`` under its lock unless it ran already; False if another worker
+        holds the lock and ``wait`` is false."""
+        assert self.chunks is not None
+        with self._file(index, ".lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return False
+            try:
+                if not self._load(index):
+                    done = batch.run_chunk(self.chunks[index])
+                    self.outcomes.update(done)
+                    temporary = self._file(index, ".tmp")
+                    with temporary.open("w", encoding="utf-8") as stream:
+                        json.dump({key: batch.outcome_to_json(value)
+                                   for key, value in done.items()}, stream)
+                    os.replace(temporary, self._file(index, ".json"))
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return True
+
+    def _share(self, index: int) -> None:
+        assert self.chunks is not None
+        while not self._load(index):
+            if self._run_locked(index, wait=False):
+                continue
+            others = [other for other in range(len(self.chunks))
+                      if other != index and not self._file(other, ".json").is_file()]
+            if not any(self._run_locked(other, wait=False) for other in others):
+                self._run_locked(index, wait=True)
 
 
 class HtmlReport:
@@ -204,8 +341,17 @@ class ScenarioItem(pytest.Item):
         self.scenario = scenario
         self.extra_keyword_matches.update(scenario.spec)
 
+    def _run(self) -> ScenarioRun:
+        """Its share of a batch (the default), or a boot of its own."""
+        options = self.config.stash[OPTIONS_KEY]
+        batches = self.config.stash.get(BATCHES_KEY, None)
+        job = batches.outcome(self, options) if batches is not None else None
+        if job is None:
+            return run_scenario(self.scenario, options)
+        return batch.verdict(job, batches.outcomes[self.nodeid])
+
     def runtest(self) -> None:
-        run = run_scenario(self.scenario, self.config.stash[OPTIONS_KEY])
+        run = self._run()
         if self.config.getoption("heaprig_update") and needs_update(run):
             done, run = update_run(run)
             self.stash[UPDATE_KEY] = describe(done, run.scenario)

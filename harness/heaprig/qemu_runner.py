@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from .errors import RunError
 
@@ -27,6 +28,10 @@ DEFAULT_BUDGET = 200_000_000
 """Instructions the firmware may execute under QEMU before it reports a ``budget`` fault."""
 EVENTS_FILE = "events.txt"
 RESULTS_FILE = "results.jsonl"
+SEGMENT_MARK = '{"op":"budget"'
+"""The results line that opens each scenario of a batch (its ``budget`` event)."""
+POLL_SECONDS = 0.05
+"""How often a batch's results file is read to see which scenario runs (segment timeouts)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,38 @@ def _kill_group(process: subprocess.Popen[str]) -> None:
         pass
 
 
+def _communicate_watching(process: subprocess.Popen[str], results_path: Path, timeout: float,
+                          segments: Sequence[float]) -> tuple[str, str]:
+    """``communicate()`` in short slices (retrying loses no output, says its documentation),
+    reading the results file between slices to restart the clock at every scenario's opening
+    line. Raises TimeoutExpired when the current scenario or the whole run is over its limit."""
+    started = time.monotonic()
+    segment, segment_started, opened = -1, started, -1
+    mark = SEGMENT_MARK.encode("ascii")
+    read, tail = 0, b""       # bytes of the results file read so far; the end of the last read
+    while True:
+        try:
+            return process.communicate(timeout=POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if results_path.is_file():
+            with results_path.open("rb") as stream:
+                stream.seek(read)
+                fresh = stream.read()
+            read += len(fresh)
+            # A mark cut in two by a read is counted once, whole, in the next: the kept tail is
+            # too short to hold a whole one.
+            text = tail + fresh
+            opened += text.count(mark)
+            tail = text[-(len(mark) - 1):]
+        if opened != segment:
+            segment, segment_started = opened, now
+        limit = segments[segment] if 0 <= segment < len(segments) else segments[0]
+        if now - segment_started > limit or now - started > timeout:
+            raise subprocess.TimeoutExpired(process.args, timeout)
+
+
 def run_events(
     events: str,
     binary: Path,
@@ -81,9 +118,13 @@ def run_events(
     budget: int = DEFAULT_BUDGET,
     gdb_port: int | None = None,
     keep_dir: Path | None = None,
+    segments: Sequence[float] | None = None,
 ) -> RunOutcome:
     """Runs ``events`` (stream text) on ``binary``. ``keep_dir``: also copy the events and
-    results files there (for debugging by hand)."""
+    results files there (for debugging by hand). ``segments``: the stream is a batch (see
+    :mod:`heaprig.batch`) and these are its scenarios' own timeouts: the run is killed when the
+    scenario now running (the one whose ``budget`` line came last) has run longer than its own,
+    as well as when ``timeout`` (the whole run's) is over."""
     if target == "qemu" and not qemu_available():
         raise RunError(f"{QEMU} is not installed (`make deps` installs it)")
     if target == "qemu" and not (root / LAUNCHER).is_file():
@@ -104,7 +145,11 @@ def run_events(
         timed_out = False
         try:
             try:
-                stdout, stderr = process.communicate(timeout=timeout)
+                if segments:
+                    stdout, stderr = _communicate_watching(process, results_path, timeout,
+                                                           segments)
+                else:
+                    stdout, stderr = process.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 _kill_group(process)

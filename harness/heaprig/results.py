@@ -13,9 +13,10 @@ from typing import Any, Callable, Mapping
 
 from .errors import RunError
 
-TERMINAL_OPS = ("end", "violation", "corruption", "fault", "protocol_error")
+TERMINAL_OPS = ("end", "violation", "corruption", "fault", "protocol_error", "reset_failed")
 """Lines that end a run; at most one, and the last."""
-EXIT_CODES = {"end": 0, "protocol_error": 2, "violation": 3, "corruption": 3, "fault": 4}
+EXIT_CODES = {"end": 0, "protocol_error": 2, "violation": 3, "corruption": 3, "fault": 4,
+              "reset_failed": 5}
 """The exit status that goes with each terminal line (PROTOCOL.md "Exit status")."""
 
 
@@ -61,7 +62,7 @@ FIELDS: Mapping[str, Mapping[str, Callable[[Any], bool]]] = {
     "free": {**_EV, "id": _int},
     "from_ptr": {**_EV, "id": _int, "found": _optional(_owner)},
     "write": _EV, "verify": _EV, "checking": _EV, "snapshots": _EV, "stack": _EV, "build": _EV,
-    "obj_drop": _EV, "vm_exit": _EV,
+    "obj_drop": _EV, "vm_exit": _EV, "budget": _EV,
     "vm_start": {**_EV, "heap": _optional(_span), "stack": _optional(_span)},
     "move": {**_EV, "owner": _owner, "from": _int, "to": _optional(_int), "how": _str},
     "callback": {**_EV, "id": _int, "kind": _str, "from": _int, "to": _optional(_int)},
@@ -72,6 +73,7 @@ FIELDS: Mapping[str, Mapping[str, Callable[[Any], bool]]] = {
     "violation": {**_EV, "invariant": _str},
     "corruption": {**_EV, "owner": _anything, "at": _optional(_int)},
     "protocol_error": {**_EV, "line": _anything, "message": _str},
+    "reset_failed": {**_EV, "proof": _str, "at": _optional(_int), "detail": _str},
     "fault": {"kind": _str},
     "end": {"events": _int},
 }

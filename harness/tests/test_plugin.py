@@ -138,14 +138,14 @@ def test_run_trouble_is_a_short_failure(pytester: pytest.Pytester, fake_root: Fa
 def test_timeout_option(pytester: pytest.Pytester, fake_root: FakeRoot) -> None:
     write(pytester, "scenarios/bubble.yaml", GOOD)
     fake_root.answer("".join(fixture_text("bubble.jsonl").splitlines(True)[:8]), hang=30)
-    result = run(pytester, fake_root, "--heaprig-timeout=0.5")
+    result = run(pytester, fake_root, "--heaprig-timeout=3")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "scenarios/bubble.yaml:17: steps[1] (alloc: b) failed",
-        "    ! the run reaches the end of the stream | timed out after 0.5 s; last event "
+        "    ! the run reaches the end of the stream | timed out after 3 s; last event "
         "completed: 5 (steps[0])",
         "Steps with expectations that never ran (the run stopped at steps[1]: timed out after "
-        "0.5 s; last event completed: 5 (steps[0])):",
+        "3 s; last event completed: 5 (steps[0])):",
         "  scenarios/bubble.yaml:20: steps[2] (free: a)",
         "  scenarios/bubble.yaml:27: steps[4] (vm_exit)",
     ])

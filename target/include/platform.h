@@ -15,6 +15,7 @@ typedef enum {
     EXIT_PROTOCOL_ERROR = 2,
     EXIT_HEAP_BROKEN = 3,
     EXIT_FAULT = 4,
+    EXIT_RESET_UNPROVEN = 5, /* a `reset` could not prove the rig is back to its boot state */
 } heaprig_exit_t;
 
 /* Reads up to n bytes of the event stream; returns the count, 0 at its end, -1 on error. */

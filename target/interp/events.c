@@ -11,6 +11,7 @@
 #include "interp/interp.h"
 #include "interp/map.h"
 #include "interp/report.h"
+#include "interp/rig_reset.h"
 #include "supervisor_heap.h"
 #include "vm/arena.h"
 #include "vm/vm.h"
@@ -225,10 +226,7 @@ static void event_reset(const event_t *event) {
         interp_reject(event, "arena %u out of range (%u..%u)", arena, (uint32_t)ARENA_MIN_BYTES,
                       (uint32_t)HEAPRIG_ARENA_MAX);
     }
-    arena_configure(arena);
-    supervisor_heap_init();
-    clients_reset();
-    vm_reset(stack);
+    rig_reset(event->number, arena, stack);
     interp_note_reset();
     interp_report_misuse(event->number);
     report_event("reset", event);
@@ -239,6 +237,11 @@ static void event_reset(const event_t *event) {
         report_u32("stack", stack.bytes);
     }
     report_end();
+}
+
+static void event_budget(const event_t *event) {
+    board_budget_set(arg_number(event, 0, "instructions"));
+    report_simple("budget", event);
 }
 
 static void event_checking(const event_t *event) {
@@ -413,6 +416,7 @@ static void event_map(const event_t *event) {
 static const event_spec_t event_specs[] = {
     {"build", "build SLOTS MOVE DEBUG", 3, NEEDS_NOTHING, event_build},
     {"reset", "reset ARENA STACK", 2, NEEDS_NOTHING, event_reset},
+    {"budget", "budget INSTRUCTIONS", 1, NEEDS_NOTHING, event_budget},
     {"checking", "checking on|off", 1, NEEDS_NOTHING, event_checking},
     {"snapshots", "snapshots on|off", 1, NEEDS_NOTHING, event_snapshots},
     {"stack", "stack BYTES|fixed", 1, NEEDS_NOTHING, event_stack},

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "interp/rig_reset.h"
 #include "platform.h"
 
 #define EXPECTED_ARGUMENTS 3
@@ -33,6 +34,14 @@ void platform_write_results(const char *buf, size_t n) {
     if (fwrite(buf, 1, n, board.results) != n || fflush(board.results) != 0) {
         fprintf(stderr, "heaprig-host: cannot write the results\n");
     }
+}
+
+/* No instruction counter on the host: only the harness's wall-clock limit applies. */
+void board_budget_restart(void) {
+}
+
+void board_budget_set(uint64_t instructions) {
+    (void)instructions;
 }
 
 noreturn void platform_exit(heaprig_exit_t status) {

@@ -9,6 +9,7 @@
 #include "board.h"
 #include "board_reports.h"
 #include "cortex_m3.h"
+#include "interp/rig_reset.h"
 #include "platform.h"
 #include "semihosting.h"
 
@@ -60,6 +61,22 @@ static void budget_start(uint64_t budget) {
     SYST_RVR = TICKS_PER_WRAP - 1u;
     SYST_CVR = 0; /* any write clears it: the first wrap is a whole one */
     SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CLKSOURCE_CPU;
+}
+
+/* Per scenario (rig_reset.h): the count restarts at every reset, and a `budget` event sets the
+ * limit of the scenario that follows. Restarting the SysTick count too makes the next wrap a whole
+ * one, so the stop still comes within one wrap of the limit. */
+void board_budget_restart(void) {
+    board.instructions = 0;
+    SYST_CVR = 0;
+}
+
+void board_budget_set(uint64_t instructions) {
+    if (board.budget == 0 && instructions != 0) {
+        budget_start(instructions);
+    }
+    board.budget = instructions;
+    board_budget_restart();
 }
 
 static noreturn void cannot_start(const char *why) {

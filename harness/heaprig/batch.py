@@ -1,0 +1,493 @@
+"""Batch runs: many scenarios in one boot of the firmware.
+
+A boot costs far more than most scenarios (QEMU starts in about 0.1 s; a scenario runs in a few
+milliseconds), so scenarios that need the same firmware variant are run as one event stream:
+the header once, then for each scenario a preamble (:data:`PREAMBLE`: a ``budget`` event with
+its own instruction limit, the modes back to their boot values) and its own stream from
+``build`` on. Every ``reset`` brings the whole firmware back to its boot state
+and proves it (PROTOCOL.md ``reset_failed``), so each scenario sees what a fresh boot would.
+
+**Event numbers.** Scenario ``i``'s preamble ends at event ``offset_i`` of the batch and its
+own event ``k`` is ``offset_i + k``; :func:`split_results` hands each scenario its lines with
+``ev`` renumbered to its own, the ``ready`` line first and an ``end`` line last: byte for byte
+what a boot of its own would have written. :func:`heaprig.pipeline.evaluate` then judges it as
+usual, so verdicts, reports and maps do not depend on how the scenario was run.
+
+**Limits.** The ``budget`` event restarts the instruction count for each scenario (the firmware
+restarts it at every ``reset`` too); the runner restarts the wall clock at each scenario's
+``budget`` line and kills the boot when the scenario running has used up its own ``timeout``
+(``qemu_runner.run_events(segments=...)``). The whole boot may take the sum of them.
+
+**When a batch dies** (fault, violation, protocol error, reset not proven, timeout, no firmware):
+the scenarios that finished before keep their results; the one it died in (the *culprit*: the
+scenario whose lines came last) is run again on a boot of its own, so its verdict, event numbers
+and report are exactly the one-per-boot ones; the scenarios after it run as a new batch, and so on.
+
+**Spreading.** :func:`plan_chunks` groups jobs by firmware variant and target and cuts the
+largest groups in two while that shortens the estimated wall time on the workers; :func:`run_jobs` runs the chunks on a thread pool
+(one QEMU process per thread) sized to the CPU count. The plan depends only on the jobs and the
+worker count, so pytest-xdist workers computing it from the same collection agree on it.
+
+``python -m heaprig.batch --compare scenarios/`` runs a suite both ways and prints the speed-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import math
+import os
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from . import firmware, qemu_runner
+from .compiler import HEADER, MAX_LINE, CompiledScenario, compile_scenario
+from .errors import HeaprigError, RunError
+from .pipeline import RunOptions, ScenarioRun, evaluate, run_scenario
+from .scenario import Scenario
+
+MIN_CHUNK = 4
+"""Fewest scenarios worth a batch of their own when a group is cut for spreading."""
+BOOT_COST = 1.0
+SCENARIO_COST = 0.02
+"""The planner's cost model, in boots: a QEMU boot takes about 0.1 s on an idle machine, a
+scenario of the suite a few milliseconds (measured with ``--compare``; only the ratio counts)."""
+_EV = re.compile(r'"ev":\d+')
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scenario to run: ``key`` names it for the caller (a pytest node id, a path);
+    ``options`` are its own (``RunOptions.for_scenario`` applied)."""
+
+    key: str
+    scenario: Scenario
+    options: RunOptions
+    compiled: CompiledScenario
+
+    @classmethod
+    def of(cls, key: str, scenario: Scenario, options: RunOptions) -> Job:
+        return cls(key, scenario, options.for_scenario(scenario), compile_scenario(scenario))
+
+    @property
+    def variant(self) -> firmware.Variant:
+        return firmware.Variant.of(self.scenario.config)
+
+    @property
+    def group(self) -> tuple[firmware.Variant, str, Path | None]:
+        """Jobs of one group can share a boot."""
+        return self.variant, self.options.target, self.options.root
+
+    @property
+    def body(self) -> list[str]:
+        """The scenario's stream without its header line."""
+        return self.compiled.events.split("\n", 1)[1].rstrip("\n").split("\n")
+
+    @property
+    def event_count(self) -> int:
+        return sum(1 for line in self.body if line.strip() and not line.lstrip().startswith("#"))
+
+
+PREAMBLE = ("budget {budget}", "checking on", "snapshots off")
+"""The batch's own events before each scenario: its instruction limit, and the two modes back
+to their boot values (``reset`` leaves modes alone: they belong to the stream, PROTOCOL.md)."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """A job's place in a batch stream: its preamble is events ``start..offset``, its own
+    event ``k`` is ``offset + k``."""
+
+    job: Job
+    start: int
+    offset: int
+
+    @property
+    def last(self) -> int:
+        return self.offset + self.job.event_count
+
+
+@dataclass(frozen=True)
+class Split:
+    """A batch's results shared out. ``texts[i]``: part ``i``'s results as a boot of its own
+    would have written them, or ``None`` if it did not finish; ``culprit``: the part the run
+    ended in early (``None`` when every part finished)."""
+
+    texts: tuple[str | None, ...]
+    culprit: int | None
+
+
+def batch_stream(jobs: Sequence[Job]) -> tuple[str, tuple[Part, ...]]:
+    """One event stream running ``jobs`` in order, and where each one sits in it."""
+    lines = [HEADER]
+    parts = []
+    number = 0
+    for index, job in enumerate(jobs):
+        parts.append(Part(job, number + 1, number + len(PREAMBLE)))
+        lines.append(f"# batch part {index}: {job.key}"[:MAX_LINE])
+        lines.extend(line.format(budget=job.options.budget) for line in PREAMBLE)
+        lines.extend(job.body)
+        number += len(PREAMBLE) + job.event_count
+    return "\n".join(lines) + "\n", tuple(parts)
+
+
+def _end_line(events: int) -> str:
+    """The firmware's own ``end`` line (report.c writes no spaces)."""
+    return f'{{"op":"end","events":{events}}}'
+
+
+def split_results(text: str, parts: Sequence[Part]) -> Split:
+    """Shares a batch's results out to its parts (see the module docstring). Lines that are not
+    JSON, or carry no event number, stay with the part whose line came before them."""
+    starts = [part.start for part in parts]
+    ready: str | None = None
+    lines: list[list[str]] = [[] for _ in parts]
+    current = 0
+    reached = -1
+    ended = False
+    for raw in text.split("\n"):
+        if not raw.strip():
+            continue
+        try:
+            fields = json.loads(raw)
+        except ValueError:
+            fields = None
+        op = fields.get("op") if isinstance(fields, dict) else None
+        ev = fields.get("ev") if isinstance(fields, dict) else None
+        if op == "ready":
+            ready = raw
+            continue
+        if isinstance(ev, int) and not isinstance(ev, bool):
+            current = max(bisect.bisect_right(starts, ev) - 1, 0)
+            reached = max(reached, current)
+            own = ev - parts[current].offset
+            if own <= 0 and ev >= parts[current].start and op != "protocol_error":
+                continue                    # the batch's own events, not the scenario's
+            lines[current].append(_EV.sub(f'"ev":{max(own, 0)}', raw, count=1))
+            continue
+        if op == "end" and isinstance(fields.get("events"), int):
+            ended = fields["events"] >= parts[-1].last
+            if ended:
+                current = len(parts) - 1        # the stream ran out in its last part
+            reached = max(reached, current)
+            lines[current].append(_end_line(fields["events"] - parts[current].offset))
+            continue
+        lines[current].append(raw)
+        reached = max(reached, current)
+    if ended:
+        finished = len(parts)
+        culprit = None
+    else:
+        culprit = max(reached, 0)
+        finished = culprit
+    texts: list[str | None] = []
+    head = [ready] if ready is not None else []
+    for index, part in enumerate(parts):
+        if index >= finished:
+            texts.append(None)
+            continue
+        tail = [] if index == len(parts) - 1 and ended else [_end_line(part.job.event_count)]
+        texts.append("\n".join(head + lines[index] + tail) + "\n")
+    return Split(tuple(texts), culprit)
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+Outcomes = dict[str, "qemu_runner.RunOutcome | HeaprigError"]
+
+
+def _keep(job: Job, outcome: qemu_runner.RunOutcome) -> None:
+    """``--keep``: the scenario's own stream and its share of the results, replayable alone."""
+    if job.options.keep is None:
+        return
+    directory = job.options.keep / job.scenario.path.stem
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / qemu_runner.EVENTS_FILE).write_text(job.compiled.events, encoding="ascii")
+    (directory / qemu_runner.RESULTS_FILE).write_text(outcome.results, encoding="utf-8")
+
+
+def _one_boot(job: Job, binary: Path, root: Path) -> qemu_runner.RunOutcome:
+    options = job.options
+    keep = options.keep / job.scenario.path.stem if options.keep else None
+    return qemu_runner.run_events(job.compiled.events, binary, root, options.target,
+                                  options.timeout, options.budget, keep_dir=keep)
+
+
+@dataclass
+class Tally:
+    """What a set of runs cost: boots, and how many of them were isolation re-runs."""
+
+    boots: int = 0
+    isolations: int = 0
+
+
+def run_batch(jobs: Sequence[Job], binary: Path, root: Path, tally: Tally | None = None
+              ) -> Outcomes:
+    """Runs ``jobs`` (one group) as one boot, isolating a culprit if the boot dies. Every job
+    gets an outcome (or the error that kept it from running)."""
+    tally = tally if tally is not None else Tally()
+    outcomes: Outcomes = {}
+    pending = list(jobs)
+    while pending:
+        if len(pending) == 1:
+            tally.boots += 1
+            outcomes[pending[0].key] = _one_boot(pending[0], binary, root)
+            return outcomes
+        stream, parts = batch_stream(pending)
+        timeouts = [job.options.timeout for job in pending]
+        tally.boots += 1
+        ran = qemu_runner.run_events(stream, binary, root, pending[0].options.target,
+                                     sum(timeouts), pending[0].options.budget,
+                                     segments=timeouts)
+        split = split_results(ran.results, parts)
+        for part, text in zip(parts, split.texts):
+            if text is not None:
+                outcome = qemu_runner.RunOutcome(ran.command, 0, text, "", "", False,
+                                                 ran.seconds / len(parts))
+                _keep(part.job, outcome)
+                outcomes[part.job.key] = outcome
+        if split.culprit is None:
+            return outcomes
+        culprit = pending[split.culprit]
+        tally.boots += 1
+        tally.isolations += 1
+        outcomes[culprit.key] = _one_boot(culprit, binary, root)
+        pending = pending[split.culprit + 1:]
+    return outcomes
+
+
+def _makespan(chunks: Sequence[Sequence[Job]], workers: int) -> float:
+    """Estimated wall time of running ``chunks`` on ``workers`` threads, longest first (the order
+    :func:`plan_chunks` returns them in), each taken by the thread free first."""
+    loads = [0.0] * max(1, workers)
+    for chunk in chunks:
+        loads[loads.index(min(loads))] += BOOT_COST + SCENARIO_COST * len(chunk)
+    return max(loads)
+
+
+def plan_chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
+    """Jobs grouped by variant and target (jobs in their given order), one chunk a group; then
+    the largest chunk is cut in two while that shortens the estimated wall time on ``workers``
+    threads (a boot costs far more than a scenario, so a cut must buy parallelism). Longest
+    chunk first. Deterministic: it depends only on the jobs and ``workers``."""
+    groups: dict[tuple[firmware.Variant, str, Path | None], list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(job.group, []).append(job)
+
+    def ordered(chunks: list[list[Job]]) -> list[list[Job]]:
+        return sorted(chunks, key=lambda chunk: -len(chunk))   # stable: ties keep their order
+
+    chunks = ordered(list(groups.values()))
+    while chunks and len(chunks[0]) >= 2 * MIN_CHUNK:
+        largest = chunks[0]
+        half = (len(largest) + 1) // 2
+        cut = ordered([largest[:half], largest[half:], *chunks[1:]])
+        if _makespan(cut, workers) >= _makespan(chunks, workers):
+            break
+        chunks = cut
+    return chunks
+
+
+def default_workers() -> int:
+    """One QEMU process per CPU this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:                      # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def binary_for(job: Job) -> tuple[Path, Path]:
+    """The job's repository root and firmware binary (built if needed)."""
+    root = firmware.repo_root(job.options.root)
+    return root, firmware.build(root, job.variant, job.options.target)
+
+
+def run_chunk(chunk: Sequence[Job], tally: Tally | None = None) -> Outcomes:
+    """One chunk: build its variant, run it as a batch. An error that keeps the whole chunk
+    from running (no QEMU, a build failure) becomes every job's outcome."""
+    try:
+        root, binary = binary_for(chunk[0])
+        return run_batch(chunk, binary, root, tally)
+    except HeaprigError as error:
+        return {job.key: error for job in chunk}
+
+
+def run_chunks(chunks: Sequence[Sequence[Job]], workers: int | None = None,
+               tally: Tally | None = None) -> Outcomes:
+    """Every job's outcome, the chunks spread over a pool of ``workers`` threads (default: the
+    CPU count), each running one QEMU process at a time."""
+    workers = workers or default_workers()
+    for chunk in chunks:            # build each variant once, before the threads race for it
+        try:
+            binary_for(chunk[0])
+        except HeaprigError:
+            pass                    # reported per job by run_chunk
+    outcomes: Outcomes = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in pool.map(lambda chunk: run_chunk(chunk, tally), chunks):
+            outcomes.update(done)
+    return outcomes
+
+
+def run_jobs(jobs: Sequence[Job], workers: int | None = None, tally: Tally | None = None
+             ) -> Outcomes:
+    """Every job's outcome: planned into chunks (:func:`plan_chunks`) and run by
+    :func:`run_chunks`."""
+    workers = workers or default_workers()
+    return run_chunks(plan_chunks(jobs, workers), workers, tally)
+
+
+def verdict(job: Job, outcome: qemu_runner.RunOutcome | HeaprigError) -> ScenarioRun:
+    """The job's :class:`ScenarioRun` (raises what :func:`heaprig.pipeline.run_scenario`
+    raises, and the error that kept it from running)."""
+    if isinstance(outcome, HeaprigError):
+        raise outcome
+    root = firmware.repo_root(job.options.root)
+    binary = firmware.binary_path(root, job.variant, job.options.target)
+    return evaluate(job.scenario, job.compiled, root, binary, outcome, job.options)
+
+
+def run_scenarios(scenarios: Sequence[Scenario], options: RunOptions,
+                  workers: int | None = None, tally: Tally | None = None
+                  ) -> list[ScenarioRun | HeaprigError]:
+    """Runs scenarios batched; each one's run or the error that stands for it, in order."""
+    jobs = [Job.of(str(index), scenario, options) for index, scenario in enumerate(scenarios)]
+    outcomes = run_jobs(jobs, workers, tally)
+    runs: list[ScenarioRun | HeaprigError] = []
+    for job in jobs:
+        try:
+            runs.append(verdict(job, outcomes[job.key]))
+        except HeaprigError as error:
+            runs.append(error)
+    return runs
+
+
+# --- outcomes as JSON (the pytest plugin shares them between xdist workers) ------------------------
+
+def outcome_to_json(outcome: qemu_runner.RunOutcome | HeaprigError) -> dict[str, object]:
+    if isinstance(outcome, HeaprigError):
+        return {"error": type(outcome).__name__, "message": outcome.message,
+                "file": outcome.file, "line": outcome.line}
+    return {"command": list(outcome.command), "exit_code": outcome.exit_code,
+            "results": outcome.results, "stdout": outcome.stdout, "stderr": outcome.stderr,
+            "timed_out": outcome.timed_out, "seconds": outcome.seconds}
+
+
+def outcome_from_json(data: dict[str, object]) -> qemu_runner.RunOutcome | HeaprigError:
+    from . import errors
+    if "error" in data:
+        kind = getattr(errors, str(data["error"]), RunError)
+        if not (isinstance(kind, type) and issubclass(kind, HeaprigError)):
+            kind = RunError
+        line = data.get("line")
+        return kind(str(data["message"]), data.get("file"),       # type: ignore[arg-type]
+                    line if isinstance(line, int) else None)
+    exit_code = data["exit_code"]
+    seconds = data["seconds"]
+    return qemu_runner.RunOutcome(
+        tuple(str(word) for word in data["command"]),             # type: ignore[attr-defined]
+        exit_code if isinstance(exit_code, int) else None, str(data["results"]),
+        str(data["stdout"]), str(data["stderr"]), bool(data["timed_out"]),
+        float(seconds) if isinstance(seconds, (int, float)) else 0.0)
+
+
+# --- python -m heaprig.batch --compare --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Timing:
+    seconds: float
+    boots: int
+    verdicts: tuple[str, ...]
+
+
+def _verdict_text(run: ScenarioRun | HeaprigError) -> str:
+    if isinstance(run, HeaprigError):
+        return f"error: {run}"
+    return "pass" if run.passed else "fail: " + "; ".join(
+        f"{m.step}:{m.key}" for m in run.mismatches)
+
+
+def compare_modes(scenarios: Sequence[Scenario], options: RunOptions, workers: int
+                  ) -> tuple[Timing, Timing]:
+    """The same scenarios batched and one boot each, both on ``workers`` threads."""
+    for scenario in scenarios:                    # builds are not part of either figure
+        binary_for(Job.of("", scenario, options))
+    tally = Tally()
+    started = time.monotonic()
+    batched = run_scenarios(scenarios, options, workers, tally)
+    batched_time = Timing(time.monotonic() - started, tally.boots,
+                          tuple(_verdict_text(run) for run in batched))
+
+    def alone(scenario: Scenario) -> ScenarioRun | HeaprigError:
+        try:
+            return run_scenario(scenario, options)
+        except HeaprigError as error:
+            return error
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        each = list(pool.map(alone, scenarios))
+    each_time = Timing(time.monotonic() - started, len(scenarios),
+                       tuple(_verdict_text(run) for run in each))
+    return batched_time, each_time
+
+
+def _scenario_files(arguments: Iterable[str]) -> list[Path]:
+    from .cli import scenario_files
+    return scenario_files(arguments)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .loader import load_scenario
+    parser = argparse.ArgumentParser(
+        prog="python -m heaprig.batch",
+        description="run scenarios batched and one boot each, side by side, and print the "
+                    "speed-up (a benchmark, not a test)")
+    parser.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    parser.add_argument("--compare", action="store_true", required=True,
+                        help="run both ways and compare (the only mode)")
+    parser.add_argument("--target", choices=firmware.TARGETS, default="qemu")
+    parser.add_argument("--workers", type=int, default=None,
+                        help=f"threads, each running one QEMU at a time "
+                             f"(default: the CPU count, {default_workers()})")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="run the set N times over (a larger suite from the same files)")
+    parser.add_argument("--root", default=None, metavar="DIR", help="the heaprig checkout")
+    arguments = parser.parse_args(argv)
+    workers = arguments.workers or default_workers()
+    try:
+        files = _scenario_files(arguments.paths)
+        scenarios = [load_scenario(path) for path in files] * max(1, arguments.repeat)
+        if not scenarios:
+            print(f"heaprig: no scenario files in {' '.join(arguments.paths)}", file=sys.stderr)
+            return 2
+        options = RunOptions(target=arguments.target,
+                             root=Path(arguments.root) if arguments.root else None)
+        batched, each = compare_modes(scenarios, options, workers)
+    except HeaprigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    count = len(scenarios)
+    for name, timing in (("batched", batched), ("one boot each", each)):
+        print(f"{name:>14}: {count} scenarios in {timing.seconds:7.2f} s, {timing.boots:4d} "
+              f"boots, {count / timing.seconds:8.1f} scenarios/s")
+    print(f"{'speed-up':>14}: {each.seconds / batched.seconds:.1f}x ({workers} workers, "
+          f"target {arguments.target})")
+    differing = [str(files[index % len(files)]) for index in range(count)
+                 if batched.verdicts[index] != each.verdicts[index]]
+    if differing:
+        print("verdicts differ between the two ways for: " + ", ".join(differing),
+              file=sys.stderr)
+        return 1
+    print("verdicts: the same both ways")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""Batch runs (heaprig.batch): many scenarios per boot give exactly the one-per-boot results,
+a batch that dies isolates its culprit, and the firmware's reset proof catches a planted leak."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import FIXTURES, REPO_ROOT, plugin_args, qemu_missing
+from heaprig import batch, firmware, qemu_runner
+from heaprig.loader import load_scenario, parse_scenario
+from heaprig.pipeline import RunOptions, ScenarioRun, failure_of, run_scenario
+from heaprig.render import run_report
+from heaprig.scenario import Scenario
+from test_limits import hanging_scenario
+
+needs_qemu = pytest.mark.skipif(qemu_missing(), reason="qemu-system-arm is not installed")
+SUITE = REPO_ROOT / "scenarios"
+PICKED = ["demo/terminal_and_framebuffer.yaml", "demo/fragmentation.yaml",
+          "vm/several_runs_in_a_row.yaml", "clients/r12_pointer_client_remap.yaml",
+          "config/r14_move_support_off.yaml", "config/r2_debug_misuse.yaml"]
+"""Scenarios of several variants, with VM runs, moves, callbacks and misuse reports."""
+
+
+def job(key: str, text: str, path: Path, options: RunOptions = RunOptions()) -> batch.Job:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return batch.Job.of(key, load_scenario(path), options)
+
+
+# --- pure: the stream and the split -------------------------------------------------------------
+
+
+def two_jobs(tmp_path: Path) -> list[batch.Job]:
+    bubble = (FIXTURES / "bubble.yaml").read_text()
+    return [job("a", bubble, tmp_path / "scenarios" / "a.yaml"),
+            job("b", bubble, tmp_path / "scenarios" / "b.yaml",
+                RunOptions(budget=1234))]
+
+
+def test_stream_numbers_each_scenario_after_its_preamble(tmp_path: Path) -> None:
+    jobs = two_jobs(tmp_path)
+    stream, parts = batch.batch_stream(jobs)
+    events = [line for line in stream.splitlines()[1:]
+              if line.strip() and not line.startswith("#")]
+    count = jobs[0].event_count
+    assert [part.offset for part in parts] == [3, 3 + count + 3]
+    assert events[0] == f"budget {qemu_runner.DEFAULT_BUDGET}"
+    assert events[parts[1].start - 1] == "budget 1234"
+    # Each scenario's own event k is event offset + k of the batch.
+    own = [line for line in jobs[1].compiled.events.splitlines()[1:]
+           if line.strip() and not line.startswith("#")]
+    assert events[parts[1].offset:] == own
+
+
+def test_split_renumbers_events_and_finds_the_culprit(tmp_path: Path) -> None:
+    jobs = two_jobs(tmp_path)
+    _, parts = batch.batch_stream(jobs)
+    second = parts[1].offset
+    text = "\n".join([
+        '{"op":"ready","version":1}',
+        '{"op":"budget","ev":1}', '{"op":"checking","ev":2}', '{"op":"snapshots","ev":3}',
+        '{"op":"build","ev":4}', '{"op":"reset","ev":5,"arena":1024,"stack":128}',
+        f'{{"op":"budget","ev":{parts[1].start}}}',
+        f'{{"op":"build","ev":{second + 1}}}',
+        f'{{"op":"fault","ev":{second + 2},"kind":"budget","instructions":10000}}', ""])
+    split = batch.split_results(text, parts)
+    assert split.culprit == 1
+    assert split.texts[1] is None
+    assert split.texts[0] == "\n".join([
+        '{"op":"ready","version":1}', '{"op":"build","ev":1}',
+        '{"op":"reset","ev":2,"arena":1024,"stack":128}',
+        f'{{"op":"end","events":{jobs[0].event_count}}}', ""])
+
+
+def test_split_of_a_complete_run_gives_every_scenario_its_end(tmp_path: Path) -> None:
+    jobs = two_jobs(tmp_path)
+    _, parts = batch.batch_stream(jobs)
+    text = f'{{"op":"ready"}}\n{{"op":"end","events":{parts[1].last}}}\n'
+    split = batch.split_results(text, parts)
+    assert split.culprit is None
+    assert [t.splitlines()[-1] for t in split.texts if t] == \
+        [f'{{"op":"end","events":{jobs[0].event_count}}}'] * 2
+
+
+def test_plan_groups_by_variant_and_cuts_only_when_it_pays(tmp_path: Path) -> None:
+    bubble = (FIXTURES / "bubble.yaml").read_text()
+    release = load_scenario_text(bubble, tmp_path / "scenarios" / "r.yaml")
+    debug = load_scenario_text(bubble.replace("  debug: false", "  debug: true", 1),
+                               tmp_path / "scenarios" / "d.yaml")
+    jobs = [batch.Job.of(f"r{i}", release, RunOptions()) for i in range(120)]
+    jobs.insert(7, batch.Job.of("d", debug, RunOptions()))
+    assert [len(chunk) for chunk in batch.plan_chunks(jobs, 1)] == [120, 1]
+    # Two workers: one boot more buys two halves running side by side; a third cut does not pay.
+    two = batch.plan_chunks(jobs, 2)
+    assert [len(chunk) for chunk in two] == [60, 60, 1]
+    assert all(len({c.variant for c in chunk}) == 1 for chunk in two)
+    assert [j.key for chunk in two for j in chunk] == [f"r{i}" for i in range(120)] + ["d"]
+    assert two == batch.plan_chunks(list(jobs), 2)
+    # A small suite is not cut at all: boots cost more than they would save.
+    assert [len(c) for c in batch.plan_chunks(jobs[:41], 2)] == [40, 1]
+
+
+def load_scenario_text(text: str, path: Path) -> Scenario:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return load_scenario(path)
+
+
+# --- on the firmware ----------------------------------------------------------------------------
+
+
+def report_of(run: ScenarioRun) -> str:
+    text = run_report(run.scenario, run.compiled, run.results, True, False)
+    return text + ("" if run.passed else failure_of(run).report)
+
+
+@needs_qemu
+def test_batch_equals_one_boot_each(tmp_path: Path) -> None:
+    scenarios = [load_scenario(SUITE / name) for name in PICKED]
+    wrong = tmp_path / "scenarios" / "wrong.yaml"
+    wrong.parent.mkdir()
+    wrong.write_text((FIXTURES / "bubble.yaml").read_text().replace("      at: 0\n",
+                                                                      "      at: 8\n", 1))
+    scenarios.insert(2, load_scenario(wrong))
+    options = RunOptions(root=REPO_ROOT)
+    tally = batch.Tally()
+    batched = batch.run_scenarios(scenarios, options, workers=1, tally=tally)
+    assert tally.boots < len(scenarios) and tally.isolations == 0
+    for scenario, run in zip(scenarios, batched):
+        alone = run_scenario(scenario, options)
+        assert isinstance(run, ScenarioRun), run
+        assert run.outcome.results == alone.outcome.results, scenario.path
+        assert run.passed == alone.passed and run.mismatches == alone.mismatches
+        assert report_of(run) == report_of(alone)
+    assert not batched[2].passed and all(r.passed for i, r in enumerate(batched) if i != 2)
+
+
+@needs_qemu
+def test_a_fault_mid_batch_is_isolated_and_the_others_pass(tmp_path: Path) -> None:
+    bubble = (FIXTURES / "bubble.yaml").read_text()
+    hang = tmp_path / "scenarios" / "hang.yaml"
+    paths = []
+    for name, text in (("a", bubble), ("hang", hanging_scenario(200)), ("b", bubble),
+                       ("c", bubble)):
+        path = tmp_path / "scenarios" / f"{name}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        paths.append(path)
+    scenarios = [load_scenario(path) for path in paths]
+    options = RunOptions(root=REPO_ROOT)
+    tally = batch.Tally()
+    runs = batch.run_scenarios(scenarios, options, workers=1, tally=tally)
+    assert tally.isolations == 1 and tally.boots == 3     # batch, culprit alone, the rest
+    assert [isinstance(r, ScenarioRun) and r.passed for r in runs] == [True, False, True, True]
+    culprit = runs[1]
+    assert isinstance(culprit, ScenarioRun)
+    alone = run_scenario(load_scenario(hang), options)
+    # Its own event numbers and steps, exactly as on a boot of its own.
+    assert culprit.outcome.results == alone.outcome.results
+    failure = failure_of(culprit)
+    assert failure.report == failure_of(alone).report
+    fault = culprit.results.terminal
+    assert fault is not None and fault.op == "fault" and fault.fields["kind"] == "budget"
+    assert culprit.compiled.step_of_event(fault.fields["ev"]) is not None
+    assert f"{hang}:" in str(failure)
+
+
+@needs_qemu
+def test_reset_leaves_no_budget_count_behind(tmp_path: Path) -> None:
+    """A scenario's budget counts from its own reset: a long scenario before a short one with a
+    budget that only fits it does not use that budget up."""
+    long = hanging_scenario(40).replace("  budget: 1000000", "  budget: 100000000")
+    short = hanging_scenario(2).replace("  budget: 1000000", "  budget: 400000")
+    paths = [tmp_path / "scenarios" / "long.yaml", tmp_path / "scenarios" / "short.yaml"]
+    paths[0].parent.mkdir()
+    paths[0].write_text(long)
+    paths[1].write_text(short)
+    runs = batch.run_scenarios([load_scenario(p) for p in paths], RunOptions(root=REPO_ROOT), 1)
+    assert all(isinstance(r, ScenarioRun) and r.passed for r in runs), runs
+
+
+# --- the reset proof catches a planted leak -------------------------------------------------------
+
+
+def planted_host(tmp_path: Path, plant: int) -> Path:
+    """The host build with HEAPRIG_PLANT_RESET_LEAK=plant, built outside build/."""
+    directory = tmp_path / f"plant-{plant}"
+    command = ["make", "-s", "-C", str(REPO_ROOT), "-f", "target/host.mk", "host",
+               f"HOST_BUILD_DIR={directory}",
+               f"HOST_EXTRA_CFLAGS=-DHEAPRIG_PLANT_RESET_LEAK={plant}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.skip(f"the host build is not available here: {done.stderr.strip()[-300:]}")
+    return directory / "heaprig-host"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize(("plant", "proof"), [(0, None), (1, "arena_pattern"),
+                                              (2, "clients_forgotten")])
+def test_reset_proof_catches_a_planted_leak(tmp_path: Path, plant: int,
+                                            proof: str | None) -> None:
+    binary = planted_host(tmp_path, plant)
+    first = load_scenario(SUITE / "demo" / "fragmentation.yaml")    # same arena size
+    second = load_scenario(SUITE / "demo" / "traceback_record.yaml")
+    jobs = [batch.Job.of(str(i), s, RunOptions(target="host")) for i, s in
+            enumerate((first, second))]
+    stream, parts = batch.batch_stream(jobs)
+    ran = qemu_runner.run_events(stream, binary, REPO_ROOT, "host", timeout=60)
+    last = json.loads(ran.results.strip().splitlines()[-1])
+    if proof is None:
+        assert (ran.exit_code, last["op"]) == (0, "end")
+        return
+    assert ran.exit_code == 5
+    assert last["op"] == "reset_failed" and last["proof"] == proof
+    # The first scenario's reset (nothing to leak yet) was proven; the second's was not, and
+    # the failure is the second scenario's, at its own reset event.
+    split = batch.split_results(ran.results, parts)
+    assert split.culprit == 1 and split.texts[0] is not None
+    assert last["ev"] == parts[1].offset + 2
+
+
+def test_reset_failed_is_a_terminal_line() -> None:
+    from heaprig.results import EXIT_CODES, parse_results
+    results = parse_results('{"op":"reset_failed","ev":2,"proof":"arena_pattern","at":8,'
+                            '"detail":"a word"}\n', partial_ok=True)
+    assert results.terminal is not None and EXIT_CODES[results.terminal.op] == 5
+
+
+# --- the pytest plugin batches by default -------------------------------------------------------
+
+
+def copy_suite_part(pytester: pytest.Pytester, broken: bool) -> None:
+    for name in PICKED:
+        target = pytester.path / "scenarios" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SUITE / name, target)
+    if broken:
+        path = pytester.path / "scenarios" / "demo" / "fragmentation.yaml"
+        path.write_text(hanging_scenario(200))
+
+
+@needs_qemu
+@pytest.mark.parametrize("mode", [[], ["--heaprig-one-boot-each"], ["-n", "2"]])
+def test_plugin_verdicts_are_the_same_in_every_mode(pytester: pytest.Pytester,
+                                                    mode: list[str]) -> None:
+    copy_suite_part(pytester, broken=True)
+    result = pytester.runpytest_subprocess(*plugin_args(), f"--heaprig-root={REPO_ROOT}",
+                                           "-p", "no:cacheprovider", *mode)
+    result.assert_outcomes(passed=len(PICKED) - 1, failed=1)
+    result.stdout.fnmatch_lines(["*The run ended in a fault at steps*budget: instruction budget "
+                                 "exhausted (1000000)"])
+
+
+@needs_qemu
+def test_plugin_runs_selected_scenarios_in_few_boots(pytester: pytest.Pytester,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    copy_suite_part(pytester, broken=False)
+    boots: list[str] = []
+    real = qemu_runner.run_events
+
+    def counting(events: str, *args: object, **kwargs: object) -> qemu_runner.RunOutcome:
+        boots.append(events)
+        return real(events, *args, **kwargs)                    # type: ignore[arg-type]
+
+    monkeypatch.setattr(qemu_runner, "run_events", counting)
+    result = pytester.runpytest_inprocess(*plugin_args(), f"--heaprig-root={REPO_ROOT}",
+                                          "-p", "no:cacheprovider", "-k", "not r2_debug")
+    result.assert_outcomes(passed=len(PICKED) - 1)
+    variants = {firmware.Variant.of(load_scenario(SUITE / n).config) for n in PICKED
+                if "r2_debug" not in n}
+    assert len(boots) == len(variants)
+    assert not any("r2_debug" in events for events in boots)       # -k deselected it
+
+
+def test_scenario_parsed_from_text_is_a_job(tmp_path: Path) -> None:
+    scenario = parse_scenario((FIXTURES / "bubble.yaml").read_text(), "x.yaml")
+    assert batch.Job.of("x", scenario, RunOptions()).event_count == 4 + len(scenario.steps)
+
+
+SEGMENTED_PROGRAM = """\
+#!{python}
+# Writes the opening line of two scenarios of a batch; the second never ends.
+import sys, time
+with open(sys.argv[2], "w") as results:
+    results.write('{{"op":"ready"}}\\n{{"op":"budget","ev":1}}\\n')
+    results.flush()
+    time.sleep(1.5)        # longer than the second scenario's limit, within the first's
+    results.write('{{"op":"budget","ev":9}}\\n')
+    results.flush()
+    time.sleep(120)
+"""
+
+
+def test_each_scenario_of_a_batch_keeps_its_own_timeout(tmp_path: Path) -> None:
+    program = tmp_path / "segmented"
+    program.write_text(SEGMENTED_PROGRAM.format(python=sys.executable))
+    program.chmod(0o755)
+    whole = 100.0
+    ran = qemu_runner.run_events("heaprig-events 1\n", program, REPO_ROOT, "host",
+                                 timeout=whole, segments=[30.0, 0.5])
+    assert ran.timed_out
+    assert ran.results.count('"op":"budget"') == 2    # the first scenario was not cut short
+    assert ran.seconds < whole                         # the second's own limit stopped it
