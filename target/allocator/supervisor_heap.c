@@ -45,8 +45,6 @@
 
 #include <string.h>
 
-#include "gc_api.h"
-#include "supervisor/port.h"
 
 /* ---- Block header ------------------------------------------------------------------------- */
 
@@ -60,8 +58,8 @@
  * - `length_and_flags` is the data length in bytes (a multiple of 4, never 0) with HOLE and
  *   MOVABLE in its two low bits. Use the accessors below, never the field.
  */
-typedef struct block {
-    struct block *next;
+typedef struct _supervisor_allocation_node {
+    struct _supervisor_allocation_node *next;
     uint32_t length_and_flags;
 } block_t;
 
@@ -77,23 +75,12 @@ _Static_assert(sizeof(block_t) == SUPERVISOR_HEADER_BYTES, "the header is a link
 /* ---- State -------------------------------------------------------------------------------- */
 
 typedef struct {
-    supervisor_move_callback_t callback;
-    void *context;
-} move_callback_entry_t;
-
-typedef struct {
-    char *bottom;
-    char *top;
     block_t *low_head;       /* newest low block, NULL when the low side is empty */
     block_t *high_head;      /* newest high block, NULL when the high side is empty */
-    block_t *embedded_head;  /* GC root of the embedded list (SPEC §2) */
     supervisor_allocation slots[SUPERVISOR_SLOTS];
 #if SUPERVISOR_MOVE_SUPPORT
-    move_callback_entry_t callbacks[SUPERVISOR_SLOTS]; /* [0, callback_count) in use */
-    size_t callback_count;
-    /* Each slot's pointer when the current move began, for R12 lookups. */
-    uint32_t *pointers_before_move[SUPERVISOR_SLOTS];
-    bool moving;
+    /* Each slot's pointer when the current move began, for R12 lookups; NULL outside a move. */
+    uint32_t **pointers_before_move;
 #endif
     const char *misuse;
 } supervisor_heap_t;
@@ -144,12 +131,20 @@ static inline void block_init(block_t *block, block_t *next, uint32_t length, bo
     block->length_and_flags = length | (movable ? FLAG_MOVABLE : 0u);
 }
 
+static inline char *arena_bottom(void) {
+    return (char *)heaprig_heap_bottom();
+}
+
+static inline char *arena_top(void) {
+    return (char *)heaprig_heap_top();
+}
+
 static inline char *low_end(void) {
-    return heap.low_head != NULL ? block_end(heap.low_head) : heap.bottom;
+    return heap.low_head != NULL ? block_end(heap.low_head) : arena_bottom();
 }
 
 static inline char *high_start(void) {
-    return heap.high_head != NULL ? block_start(heap.high_head) : heap.top;
+    return heap.high_head != NULL ? block_start(heap.high_head) : arena_top();
 }
 
 static inline uint32_t middle_size(void) {
@@ -228,7 +223,7 @@ static block_t *hole_to_block(bool high, uint32_t length, bool movable) {
  * heap, so low requests leave the middle alone until the VM exits; high ones may use it.
  */
 static block_t *middle_to_block(bool high, uint32_t length, bool movable) {
-    if (!high && gc_alloc_possible()) {
+    if (!high && heaprig_gc_alloc_possible()) {
         return NULL;
     }
     /* Subtract from the middle, never add to `length`: header + length could wrap. */
@@ -253,12 +248,12 @@ static block_t *gc_to_embedded_block(uint32_t length) {
     /* Saturated rather than wrapped: a hopeless request still reaches the GC, which collects. */
     size_t bytes = length > SIZE_MAX - SUPERVISOR_HEADER_BYTES ? SIZE_MAX
                                                                 : SUPERVISOR_HEADER_BYTES + (size_t)length;
-    block_t *block = gc_alloc(bytes, true);
+    block_t *block = heaprig_gc_alloc(bytes, true);
     if (block == NULL) {
         return NULL;
     }
-    block_init(block, heap.embedded_head, length, true);
-    heap.embedded_head = block;
+    block_init(block, heaprig_embedded_root, length, true);
+    heaprig_embedded_root = block;
     return block;
 }
 
@@ -270,7 +265,7 @@ static block_t *place_block(uint32_t length, bool high, bool movable) {
     if (block == NULL) {
         block = hole_to_block(!high, length, movable);
     }
-    if (block == NULL && movable && gc_alloc_possible()) {
+    if (block == NULL && movable && heaprig_gc_alloc_possible()) {
         block = gc_to_embedded_block(length);
     }
     return block;
@@ -337,7 +332,7 @@ static void high_head_to_middle(void) {
 
 /* R9: unlinks `block` if it is on the embedded list. */
 static bool embedded_unlink(block_t *block) {
-    for (block_t **link = &heap.embedded_head; *link != NULL; link = &(*link)->next) {
+    for (block_t **link = &heaprig_embedded_root; *link != NULL; link = &(*link)->next) {
         if (*link == block) {
             *link = block->next;
             return true;
@@ -365,7 +360,7 @@ void free_memory(supervisor_allocation *allocation) {
     } else if (block == heap.high_head) {
         high_head_to_middle();
     } else if (embedded_unlink(block)) {
-        gc_free(block);
+        heaprig_gc_free(block);
     } else {
         block_to_hole(block); /* R10 */
     }
@@ -379,7 +374,7 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
         return NULL;
     }
 #if SUPERVISOR_MOVE_SUPPORT
-    if (heap.moving) { /* R12 */
+    if (heap.pointers_before_move != NULL) { /* R12 */
         for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
             if (heap.pointers_before_move[i] == ptr) {
                 return &heap.slots[i];
@@ -394,46 +389,6 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
         }
     }
     return NULL;
-}
-
-/* ---- Move callbacks ----------------------------------------------------------------------- */
-
-#if SUPERVISOR_MOVE_SUPPORT
-/* The table is kept packed in registration order, so callbacks run in the order clients
- * registered them, whatever was unregistered in between. */
-bool supervisor_register_move_callback(supervisor_move_callback_t callback, void *context) {
-    if (heap.callback_count == SUPERVISOR_SLOTS) {
-        return false;
-    }
-    heap.callbacks[heap.callback_count++] = (move_callback_entry_t){callback, context};
-    return true;
-}
-
-void supervisor_unregister_move_callback(supervisor_move_callback_t callback, void *context) {
-    size_t kept = 0;
-    for (size_t i = 0; i < heap.callback_count; i++) {
-        if (heap.callbacks[i].callback != callback || heap.callbacks[i].context != context) {
-            heap.callbacks[kept++] = heap.callbacks[i];
-        }
-    }
-    heap.callback_count = kept;
-}
-#else
-/* R14: nothing ever moves, so there is nothing to notify and no table to keep. */
-bool supervisor_register_move_callback(supervisor_move_callback_t callback, void *context) {
-    (void)callback;
-    (void)context;
-    return true;
-}
-
-void supervisor_unregister_move_callback(supervisor_move_callback_t callback, void *context) {
-    (void)callback;
-    (void)context;
-}
-#endif
-
-void **supervisor_embedded_root(void) {
-    return (void **)&heap.embedded_head;
 }
 
 /* ---- The move (§1.5) ---------------------------------------------------------------------- */
@@ -476,7 +431,7 @@ static void rotate_down(char *start, uint32_t left_bytes, uint32_t right_bytes) 
  */
 static void compact_low_side(char *end) {
     char *hole_run = NULL;
-    for (char *cursor = heap.bottom; cursor < end;) {
+    for (char *cursor = arena_bottom(); cursor < end;) {
         block_t *block = block_at(cursor);
         uint32_t size = block_size(block);
         if (block_is_hole(block)) {
@@ -498,7 +453,7 @@ static void compact_low_side(char *end) {
  * `end` is the low side's end from before the move: the low head pointer itself is stale now. */
 static void relink_low_side(char *end) {
     block_t *below = NULL;
-    for (char *cursor = heap.bottom; cursor < end; cursor += block_size(block_at(cursor))) {
+    for (char *cursor = arena_bottom(); cursor < end; cursor += block_size(block_at(cursor))) {
         block_at(cursor)->next = below;
         below = block_at(cursor);
     }
@@ -543,8 +498,8 @@ static bool lies_in_middle(const block_t *block) {
  * its old one, and every block not yet moved lies higher still.
  */
 static void promote_embedded_blocks(void) {
-    block_t *embedded = sort_by_address(heap.embedded_head);
-    heap.embedded_head = NULL;
+    block_t *embedded = sort_by_address(heaprig_embedded_root);
+    heaprig_embedded_root = NULL;
     while (embedded != NULL) {
         block_t *from = embedded;
         embedded = from->next;
@@ -562,22 +517,15 @@ static void promote_embedded_blocks(void) {
     }
 }
 
-/* Step 5: every registered callback once, with R12 lookups of old pointers active. */
-static void notify_move_callbacks(void) {
-    heap.moving = true;
-    for (size_t i = 0; i < heap.callback_count; i++) {
-        heap.callbacks[i].callback(heap.callbacks[i].context);
-    }
-    heap.moving = false;
-}
 
 void supervisor_move_memory(void) {
-    if (gc_alloc_possible()) {
+    if (heaprig_gc_alloc_possible()) {
         report_misuse("supervisor_move_memory: called while the VM heap is alive");
         return;
     }
+    uint32_t *pointers_before_move[SUPERVISOR_SLOTS];
     for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        heap.pointers_before_move[i] = heap.slots[i].ptr;
+        pointers_before_move[i] = heap.slots[i].ptr;
     }
     /* Compaction only permutes blocks and holes, so the low side keeps its extent. */
     char *end = low_end();
@@ -587,7 +535,10 @@ void supervisor_move_memory(void) {
         low_head_to_middle(); /* step 3 */
     }
     promote_embedded_blocks();
-    notify_move_callbacks();
+    /* Step 5: the rig runs every move callback, with R12 lookups of old pointers active. */
+    heap.pointers_before_move = pointers_before_move;
+    heaprig_allocations_moved();
+    heap.pointers_before_move = NULL;
 }
 
 #else
@@ -597,14 +548,6 @@ void supervisor_move_memory(void) {
 }
 
 #endif
-
-/* ---- Initialisation ----------------------------------------------------------------------- */
-
-void supervisor_heap_init(void) {
-    memset(&heap, 0, sizeof(heap));
-    heap.bottom = (char *)port_heap_get_bottom();
-    heap.top = (char *)port_heap_get_top();
-}
 
 /* ---- Walker ------------------------------------------------------------------------------- */
 
@@ -628,12 +571,12 @@ static void visit_side(char *from, char *to, bool high, heap_walker_t visit, voi
 }
 
 void heap_walk(heap_walker_t visit, void *context) {
-    visit_side(heap.bottom, low_end(), false, visit, context);
+    visit_side(arena_bottom(), low_end(), false, visit, context);
     heap_region_t middle = {
         .kind = REGION_FREE_MIDDLE, .start = low_end(), .length = middle_size()};
     visit(&middle, context);
-    visit_side(high_start(), heap.top, true, visit, context);
-    for (block_t *block = heap.embedded_head; block != NULL; block = block->next) {
+    visit_side(high_start(), arena_top(), true, visit, context);
+    for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
         heap_region_t region = {
             .kind = REGION_EMBEDDED_BLOCK,
             .start = block,
@@ -658,7 +601,7 @@ static heap_check_result_t broken(const char *invariant, const void *where, cons
 static const heap_check_result_t heap_sound = {NULL, NULL, NULL};
 
 static bool in_arena(const void *address) {
-    return (const char *)address >= heap.bottom && (const char *)address <= heap.top;
+    return (const char *)address >= arena_bottom() && (const char *)address <= arena_top();
 }
 
 static bool word_aligned(const void *address) {
@@ -676,12 +619,12 @@ static bool block_fits(const char *start, const char *limit) {
 }
 
 static heap_check_result_t check_low_side(void) {
-    if (heap.low_head != NULL && !(in_arena(heap.low_head) && block_fits((char *)heap.low_head, heap.top))) {
+    if (heap.low_head != NULL && !(in_arena(heap.low_head) && block_fits((char *)heap.low_head, arena_top()))) {
         return broken("low_chain_packed", heap.low_head, "the low head lies outside the arena");
     }
     char *end = low_end();
     block_t *below = NULL;
-    char *cursor = heap.bottom;
+    char *cursor = arena_bottom();
     while (cursor < end) {
         if (!block_fits(cursor, end)) {
             return broken("low_chain_packed", cursor,
@@ -702,16 +645,16 @@ static heap_check_result_t check_low_side(void) {
 }
 
 static heap_check_result_t check_high_side(void) {
-    if (heap.high_head != NULL && !(in_arena(heap.high_head) && block_fits((char *)heap.high_head, heap.top))) {
+    if (heap.high_head != NULL && !(in_arena(heap.high_head) && block_fits((char *)heap.high_head, arena_top()))) {
         return broken("high_chain_packed", heap.high_head, "the high head lies outside the arena");
     }
-    for (char *cursor = high_start(); cursor < heap.top;) {
-        if (!block_fits(cursor, heap.top)) {
+    for (char *cursor = high_start(); cursor < arena_top();) {
+        if (!block_fits(cursor, arena_top())) {
             return broken("high_chain_packed", cursor, "a high block's length runs past the top");
         }
         block_t *block = block_at(cursor);
         cursor += block_size(block);
-        block_t *above = cursor < heap.top ? block_at(cursor) : NULL;
+        block_t *above = cursor < arena_top() ? block_at(cursor) : NULL;
         if (block->next != above) {
             return broken("high_chain_linked", block, "next is not the block right above");
         }
@@ -722,17 +665,17 @@ static heap_check_result_t check_high_side(void) {
 /* Is `block` a live (non-hole) block of the low side, the high side or the embedded list? */
 static bool is_live_block(const block_t *block) {
     const char *start = (const char *)block;
-    for (char *cursor = heap.bottom; cursor < low_end(); cursor += block_size(block_at(cursor))) {
+    for (char *cursor = arena_bottom(); cursor < low_end(); cursor += block_size(block_at(cursor))) {
         if (cursor == start) {
             return !block_is_hole(block);
         }
     }
-    for (char *cursor = high_start(); cursor < heap.top; cursor += block_size(block_at(cursor))) {
+    for (char *cursor = high_start(); cursor < arena_top(); cursor += block_size(block_at(cursor))) {
         if (cursor == start) {
             return !block_is_hole(block);
         }
     }
-    for (block_t *embedded = heap.embedded_head; embedded != NULL; embedded = embedded->next) {
+    for (block_t *embedded = heaprig_embedded_root; embedded != NULL; embedded = embedded->next) {
         if (embedded == block) {
             return true;
         }
@@ -742,8 +685,8 @@ static bool is_live_block(const block_t *block) {
 
 static heap_check_result_t check_embedded_list(void) {
     size_t count = 0;
-    for (block_t *block = heap.embedded_head; block != NULL; block = block->next) {
-        if (!gc_alloc_possible()) {
+    for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
+        if (!heaprig_gc_alloc_possible()) {
             return broken("embedded_inside_gc_heap", block, "an embedded block outlived its VM");
         }
         /* The GC heap is the low head while a VM runs; embedded blocks lie in its data. */
@@ -808,19 +751,19 @@ heap_check_result_t heap_check(void) {
         result = check_handles();
     }
     if (result.invariant == NULL) {
-        result = check_every_block_owned(heap.bottom, low_end());
+        result = check_every_block_owned(arena_bottom(), low_end());
     }
     if (result.invariant == NULL) {
-        result = check_every_block_owned(high_start(), heap.top);
+        result = check_every_block_owned(high_start(), arena_top());
     }
-    for (block_t *block = heap.embedded_head; result.invariant == NULL && block != NULL;
+    for (block_t *block = heaprig_embedded_root; result.invariant == NULL && block != NULL;
          block = block->next) {
         if (handle_of_block(block) == NULL) {
             result = broken("block_has_handle", block, "an embedded block is owned by no handle");
         }
     }
 #if SUPERVISOR_MOVE_SUPPORT
-    if (result.invariant == NULL && heap.moving) {
+    if (result.invariant == NULL && heap.pointers_before_move != NULL) {
         result = broken("move_finished", NULL, "R12 lookups still active after the move");
     }
 #endif

@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 #include "clients/clients.h"
+#include "heaprig_backend.h"
 #include "heaprig_config.h"
 #include "interp/interp.h"
 #include "interp/map.h"
 #include "interp/report.h"
-#include "supervisor_heap.h"
 #include "vm/arena.h"
 #include "vm/vm.h"
 
@@ -226,7 +226,7 @@ static void event_reset(const event_t *event) {
                       (uint32_t)HEAPRIG_ARENA_MAX);
     }
     arena_configure(arena);
-    supervisor_heap_init();
+    heaprig_backend_reset();
     clients_reset();
     vm_reset(stack);
     interp_note_reset();
