@@ -1,5 +1,5 @@
 /*
- * Movable supervisor heap allocations (SPEC §1).
+ * Movable supervisor heap allocations (SPEC §1): the rig's default backend (target/BACKENDS.md).
  *
  * The arena [bottom, top) is used like a stack from both ends:
  *
@@ -12,9 +12,10 @@
  *
  * While a VM runs, its GC heap is the low head: one immovable block holding the whole middle
  * (allocate_remaining_memory). Movable requests that find no room then become *embedded* blocks:
- * long-lived GC blocks, header included, on the embedded list whose head is a GC root. After the
- * VM exits its heap is freed and supervisor_move_memory() compacts the low side and promotes the
- * embedded blocks out of the dead heap, lowest address first.
+ * long-lived GC blocks, header included, on the embedded list whose head is the rig's GC root
+ * word (heaprig_embedded_root). After the VM exits its heap is freed and supervisor_move_memory()
+ * compacts the low side and promotes the embedded blocks out of the dead heap, lowest address
+ * first.
  *
  * Every block is a header followed by the client's data:
  *
@@ -27,6 +28,28 @@
  *   MOVABLE  the client copes with the block moving (it re-reads its handle or registered a
  *            move callback). Only movable blocks are compacted or embedded.
  *
+ * Size matters here as on a board (`make size`): no init function (the state starts zeroed and
+ * the arena bounds are read from the rig whenever a side is empty), no callback registry (the rig
+ * runs the callbacks), the two sides share their code through `heads[side]`, and the checker,
+ * walker and misuse report below are never called by a board, so its linker drops them.
+ */
+#include "supervisor_heap.h"
+
+#include <string.h>
+
+/* ---- Block header ------------------------------------------------------------------------- */
+
+/*
+ * The header of every block. The tag is the one heaprig_backend.h declares for the embedded list
+ * root, so the root word holds a block_t * as it is.
+ * - `next` links blocks of the same side, towards the arena end the side grows from:
+ *   a low block's next is the block below it, a high block's next the block above it; the
+ *   block at `bottom` (or `top`) has NULL. Embedded blocks link the embedded list instead, and
+ *   `next` is the header's first word on purpose: it is the word the GC scans to keep the
+ *   next embedded block alive.
+ * - `length_and_flags` is the data length in bytes (a multiple of 4, never 0) with HOLE and
+ *   MOVABLE in its two low bits. A hole has HOLE alone. Use the accessors below, never the field.
+ *
  * Global invariants (heap_check() verifies each and names the first one broken):
  *   low_chain_packed    low blocks tile [bottom, end of the low head) with no gap;
  *   low_chain_linked    each low block's `next` is the block right below it (lowest: NULL);
@@ -36,27 +59,12 @@
  *   head_not_hole       neither head is a hole (freeing a head pops the holes below it, R8);
  *   embedded_inside_gc_heap  embedded blocks lie inside the low head (the GC heap) and exist only
  *                       while a VM runs;
+ *   embedded_ordered    the embedded list runs in ascending address order (it is kept so on
+ *                       insertion, which makes promotion lowest-first a plain walk);
  *   handle_points_at_block   every live handle points at the data of a live (non-hole) block;
  *   handles_distinct    no two handles point at the same block;
  *   block_has_handle    every live block is owned by a handle (no orphan, SPEC D3);
  *   move_finished       R12 lookups are only active inside supervisor_move_memory().
- */
-#include "supervisor_heap.h"
-
-#include <string.h>
-
-
-/* ---- Block header ------------------------------------------------------------------------- */
-
-/*
- * The header of every block.
- * - `next` links blocks of the same side, towards the arena end the side grows from:
- *   a low block's next is the block below it, a high block's next the block above it; the
- *   block at `bottom` (or `top`) has NULL. Embedded blocks link the embedded list instead, and
- *   `next` is the header's first word on purpose: it is the word the GC scans to keep the
- *   next embedded block alive.
- * - `length_and_flags` is the data length in bytes (a multiple of 4, never 0) with HOLE and
- *   MOVABLE in its two low bits. Use the accessors below, never the field.
  */
 typedef struct _supervisor_allocation_node {
     struct _supervisor_allocation_node *next;
@@ -72,17 +80,27 @@ _Static_assert(sizeof(block_t) == SUPERVISOR_HEADER_BYTES, "the header is a link
 /* The smallest data length allocate_remaining_memory() will hand out (R6). */
 #define REMAINING_MIN_LENGTH WORD_BYTES
 
+/* Index of heads[]: a side's bool `high` is its index. */
+#define SIDE_LOW 0
+#define SIDE_HIGH 1
+#define SIDE_COUNT 2
+
 /* ---- State -------------------------------------------------------------------------------- */
 
+/* All of it starts zeroed: no allocation, both sides empty (the rig resets it between scenarios,
+ * heaprig_backend.h). */
 typedef struct {
-    block_t *low_head;       /* newest low block, NULL when the low side is empty */
-    block_t *high_head;      /* newest high block, NULL when the high side is empty */
+    /* Newest block of each side, NULL when that side is empty. */
+    block_t *heads[SIDE_COUNT];
     supervisor_allocation slots[SUPERVISOR_SLOTS];
 #if SUPERVISOR_MOVE_SUPPORT
-    /* Each slot's pointer when the current move began, for R12 lookups; NULL outside a move. */
-    uint32_t **pointers_before_move;
+    /* While the rig runs the move callbacks: the slots as they were when the move began (a copy
+     * on supervisor_move_memory()'s stack), for R12 lookups. NULL otherwise. */
+    const supervisor_allocation *slots_before_move;
 #endif
-    const char *misuse;
+#if HEAPRIG_DEBUG
+    const char *misuse; /* the last caller error refused, until the rig takes it */
+#endif
 } supervisor_heap_t;
 
 static supervisor_heap_t heap;
@@ -126,11 +144,16 @@ static inline block_t *block_at(char *address) {
     return (block_t *)address;
 }
 
-static inline void block_init(block_t *block, block_t *next, uint32_t length, bool movable) {
+static inline void block_init(block_t *block, block_t *next, uint32_t length_and_flags) {
     block->next = next;
-    block->length_and_flags = length | (movable ? FLAG_MOVABLE : 0u);
+    block->length_and_flags = length_and_flags;
 }
 
+static inline uint32_t movable_flag(bool movable) {
+    return movable ? FLAG_MOVABLE : 0u;
+}
+
+/* The arena bounds, asked of the rig each time: there is no init function to remember them in. */
 static inline char *arena_bottom(void) {
     return (char *)heaprig_heap_bottom();
 }
@@ -139,31 +162,23 @@ static inline char *arena_top(void) {
     return (char *)heaprig_heap_top();
 }
 
-static inline char *low_end(void) {
-    return heap.low_head != NULL ? block_end(heap.low_head) : arena_bottom();
+static char *low_end(void) {
+    return heap.heads[SIDE_LOW] != NULL ? block_end(heap.heads[SIDE_LOW]) : arena_bottom();
 }
 
-static inline char *high_start(void) {
-    return heap.high_head != NULL ? block_start(heap.high_head) : arena_top();
+static char *high_start(void) {
+    return heap.heads[SIDE_HIGH] != NULL ? block_start(heap.heads[SIDE_HIGH]) : arena_top();
 }
 
 static inline uint32_t middle_size(void) {
     return (uint32_t)(high_start() - low_end());
 }
 
-static inline bool move_support(void) {
-    return SUPERVISOR_MOVE_SUPPORT != 0;
-}
+/* ---- Caller errors (debug builds) --------------------------------------------------------- */
 
-/* ---- Caller errors ------------------------------------------------------------------------ */
-
-/* Cheap misuse checks are always on; only debug builds keep the message for the rig to report. */
-static void report_misuse(const char *message) {
 #if HEAPRIG_DEBUG
+static void report_misuse(const char *message) {
     heap.misuse = message;
-#else
-    (void)message;
-#endif
 }
 
 const char *supervisor_heap_take_misuse(void) {
@@ -172,43 +187,34 @@ const char *supervisor_heap_take_misuse(void) {
     return message;
 }
 
+/* Debug builds only: a release build trusts its callers, as a board's allocator does. */
+#define debug_assert(expr) supervisor_heap_assert(expr)
+#else
+/* Release builds keep no message: the rig's fallback supervisor_heap_take_misuse() says none. */
+#define report_misuse(message) ((void)0)
+#define debug_assert(expr) ((void)0)
+#endif
+
 /* ---- Handles ------------------------------------------------------------------------------ */
 
-static supervisor_allocation *free_slot(void) {
+/* The slot whose pointer in `table` (the slots now, or a copy from before the move) is `ptr`;
+ * NULL if none. With ptr NULL: the first free slot. */
+static supervisor_allocation *slot_holding(const supervisor_allocation *table, const void *ptr) {
     for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (heap.slots[i].ptr == NULL) {
+        if (table[i].ptr == ptr) {
             return &heap.slots[i];
         }
     }
     return NULL;
-}
-
-static supervisor_allocation *handle_of_block(block_t *block) {
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (heap.slots[i].ptr == block_data(block)) {
-            return &heap.slots[i];
-        }
-    }
-    return NULL;
-}
-
-static bool is_handle(const supervisor_allocation *allocation) {
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (allocation == &heap.slots[i]) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* ---- Placement (R3) ----------------------------------------------------------------------- */
 
 /* Step 1/3: the first HOLE of exactly `length` on a side, searched from that side's head. */
-static block_t *hole_to_block(bool high, uint32_t length, bool movable) {
-    for (block_t *block = high ? heap.high_head : heap.low_head; block != NULL;
-         block = block->next) {
-        if (block_is_hole(block) && block_length(block) == length) {
-            block_init(block, block->next, length, movable);
+static block_t *hole_to_block(bool high, uint32_t length, uint32_t flags) {
+    for (block_t *block = heap.heads[high]; block != NULL; block = block->next) {
+        if (block->length_and_flags == (length | FLAG_HOLE)) {
+            block->length_and_flags = length | flags;
             return block;
         }
     }
@@ -222,48 +228,51 @@ static block_t *hole_to_block(bool high, uint32_t length, bool movable) {
  * middle during a run (a high block freed), but a low block pushed there would sit above the GC
  * heap, so low requests leave the middle alone until the VM exits; high ones may use it.
  */
-static block_t *middle_to_block(bool high, uint32_t length, bool movable) {
-    if (!high && heaprig_gc_alloc_possible()) {
-        return NULL;
-    }
+static block_t *middle_to_block(bool high, uint32_t length, uint32_t flags) {
+    uint32_t middle = middle_size();
     /* Subtract from the middle, never add to `length`: header + length could wrap. */
-    if (middle_size() < SUPERVISOR_HEADER_BYTES || middle_size() - SUPERVISOR_HEADER_BYTES < length) {
+    if ((!high && heaprig_gc_alloc_possible()) || middle < SUPERVISOR_HEADER_BYTES ||
+        middle - SUPERVISOR_HEADER_BYTES < length) {
         return NULL;
     }
-    block_t *block;
-    if (high) {
-        block = block_at(high_start() - SUPERVISOR_HEADER_BYTES - length);
-        block_init(block, heap.high_head, length, movable);
-        heap.high_head = block;
-    } else {
-        block = block_at(low_end());
-        block_init(block, heap.low_head, length, movable);
-        heap.low_head = block;
-    }
+    block_t *block = block_at(high ? high_start() - SUPERVISOR_HEADER_BYTES - length : low_end());
+    block_init(block, heap.heads[high], length | flags);
+    heap.heads[high] = block;
     return block;
 }
 
-/* Step 4: a long-lived GC block, header included, pushed on the embedded list. */
+/*
+ * Step 4: a long-lived GC block, header included, inserted into the embedded list in address
+ * order (a short walk here saves sorting at every VM exit).
+ */
 static block_t *gc_to_embedded_block(uint32_t length) {
     /* Saturated rather than wrapped: a hopeless request still reaches the GC, which collects. */
-    size_t bytes = length > SIZE_MAX - SUPERVISOR_HEADER_BYTES ? SIZE_MAX
-                                                                : SUPERVISOR_HEADER_BYTES + (size_t)length;
-    block_t *block = heaprig_gc_alloc(bytes, true);
-    if (block == NULL) {
-        return NULL;
+    size_t bytes = SUPERVISOR_HEADER_BYTES + (size_t)length;
+    if (bytes < length) {
+        bytes = SIZE_MAX;
     }
-    block_init(block, heaprig_embedded_root, length, true);
-    heaprig_embedded_root = block;
+    block_t *block = heaprig_gc_alloc(bytes, true);
+    if (block != NULL) {
+        block_t **link = &heaprig_embedded_root;
+        while (*link != NULL && *link < block) {
+            link = &(*link)->next;
+        }
+        block_init(block, *link, length | FLAG_MOVABLE);
+        *link = block;
+    }
     return block;
 }
 
+/* R3, steps 1 to 4 in order. `movable` is already false without move support (R14), which
+ * also drops step 4 from such a build. */
 static block_t *place_block(uint32_t length, bool high, bool movable) {
-    block_t *block = hole_to_block(high, length, movable);
+    uint32_t flags = movable_flag(movable);
+    block_t *block = hole_to_block(high, length, flags);
     if (block == NULL) {
-        block = middle_to_block(high, length, movable);
+        block = middle_to_block(high, length, flags);
     }
     if (block == NULL) {
-        block = hole_to_block(!high, length, movable);
+        block = hole_to_block(!high, length, flags);
     }
     if (block == NULL && movable && heaprig_gc_alloc_possible()) {
         block = gc_to_embedded_block(length);
@@ -273,6 +282,15 @@ static block_t *place_block(uint32_t length, bool high, bool movable) {
 
 /* ---- Public API: allocation --------------------------------------------------------------- */
 
+/* Gives `block` to `slot`; NULL (nothing to give) stays NULL. */
+static supervisor_allocation *slot_takes(supervisor_allocation *slot, block_t *block) {
+    if (block == NULL) {
+        return NULL;
+    }
+    slot->ptr = block_data(block);
+    return slot;
+}
+
 supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable) {
     if (length == 0 || length % WORD_BYTES != 0) {
         return NULL; /* R1 */
@@ -281,31 +299,22 @@ supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable)
         report_misuse("allocate_memory: a movable allocation must be low (R2)");
         return NULL;
     }
-    movable = movable && move_support(); /* R14 */
-    supervisor_allocation *slot = free_slot();
+    supervisor_allocation *slot = slot_holding(heap.slots, NULL);
     if (slot == NULL) {
         return NULL; /* R5: nothing has been carved yet */
     }
-    block_t *block = place_block(length, high, movable);
-    if (block == NULL) {
-        return NULL;
-    }
-    slot->ptr = block_data(block);
-    return slot;
+    return slot_takes(slot, place_block(length, high, movable && SUPERVISOR_MOVE_SUPPORT));
 }
 
 supervisor_allocation *allocate_remaining_memory(void) {
-    supervisor_allocation *slot = free_slot();
+    supervisor_allocation *slot = slot_holding(heap.slots, NULL);
+    uint32_t middle = middle_size();
     /* R6: compare before subtracting, so an empty middle cannot wrap the length. */
-    if (slot == NULL || middle_size() < SUPERVISOR_HEADER_BYTES + REMAINING_MIN_LENGTH) {
+    if (slot == NULL || middle < SUPERVISOR_HEADER_BYTES + REMAINING_MIN_LENGTH) {
         return NULL;
     }
-    block_t *block = middle_to_block(false, middle_size() - SUPERVISOR_HEADER_BYTES, false);
-    if (block == NULL) {
-        return NULL; /* a VM runs: the middle is not the low side's (see middle_to_block) */
-    }
-    slot->ptr = block_data(block);
-    return slot;
+    /* NULL while a VM runs: the middle is not the low side's then (see middle_to_block). */
+    return slot_takes(slot, middle_to_block(false, middle - SUPERVISOR_HEADER_BYTES, 0));
 }
 
 size_t get_allocation_length(supervisor_allocation *allocation) {
@@ -317,53 +326,52 @@ size_t get_allocation_length(supervisor_allocation *allocation) {
 
 /* ---- Public API: freeing ------------------------------------------------------------------ */
 
-/* R8: pop the head, then every hole below it; the space returns to the middle. */
-static void low_head_to_middle(void) {
+/* R8: pop a side's head, then every hole below it; the space returns to the middle. */
+static void head_to_middle(int side) {
     do {
-        heap.low_head = heap.low_head->next;
-    } while (heap.low_head != NULL && block_is_hole(heap.low_head));
+        heap.heads[side] = heap.heads[side]->next;
+    } while (heap.heads[side] != NULL && block_is_hole(heap.heads[side]));
 }
 
-static void high_head_to_middle(void) {
-    do {
-        heap.high_head = heap.high_head->next;
-    } while (heap.high_head != NULL && block_is_hole(heap.high_head));
-}
-
-/* R9: unlinks `block` if it is on the embedded list. */
-static bool embedded_unlink(block_t *block) {
-    for (block_t **link = &heaprig_embedded_root; *link != NULL; link = &(*link)->next) {
-        if (*link == block) {
-            *link = block->next;
+#if HEAPRIG_DEBUG
+static bool is_handle(const supervisor_allocation *allocation) {
+    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
+        if (allocation == &heap.slots[i]) {
             return true;
         }
     }
     return false;
 }
-
-static void block_to_hole(block_t *block) {
-    block->length_and_flags = block_length(block) | FLAG_HOLE;
-}
+#endif
 
 void free_memory(supervisor_allocation *allocation) {
     if (allocation == NULL || allocation->ptr == NULL) {
         return; /* R7 */
     }
+#if HEAPRIG_DEBUG
     if (!is_handle(allocation)) {
         report_misuse("free_memory: not a handle of this heap");
         return;
     }
+#endif
     block_t *block = block_from_data(allocation->ptr);
     allocation->ptr = NULL;
-    if (block == heap.low_head) {
-        low_head_to_middle();
-    } else if (block == heap.high_head) {
-        high_head_to_middle();
-    } else if (embedded_unlink(block)) {
-        heaprig_gc_free(block);
-    } else {
-        block_to_hole(block); /* R10 */
+    for (int side = SIDE_LOW; side < SIDE_COUNT; side++) {
+        if (block == heap.heads[side]) {
+            head_to_middle(side);
+            return;
+        }
     }
+#if SUPERVISOR_MOVE_SUPPORT
+    for (block_t **link = &heaprig_embedded_root; *link != NULL; link = &(*link)->next) {
+        if (*link == block) { /* R9 */
+            *link = block->next;
+            heaprig_gc_free(block);
+            return;
+        }
+    }
+#endif
+    block->length_and_flags = block_length(block) | FLAG_HOLE; /* R10 */
 }
 
 /* ---- Public API: lookup ------------------------------------------------------------------- */
@@ -373,22 +381,13 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
     if (ptr == NULL) {
         return NULL;
     }
+    const supervisor_allocation *table = heap.slots;
 #if SUPERVISOR_MOVE_SUPPORT
-    if (heap.pointers_before_move != NULL) { /* R12 */
-        for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-            if (heap.pointers_before_move[i] == ptr) {
-                return &heap.slots[i];
-            }
-        }
-        return NULL;
+    if (heap.slots_before_move != NULL) {
+        table = heap.slots_before_move; /* R12 */
     }
 #endif
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (heap.slots[i].ptr == ptr) {
-            return &heap.slots[i];
-        }
-    }
-    return NULL;
+    return slot_holding(table, ptr);
 }
 
 /* ---- The move (§1.5) ---------------------------------------------------------------------- */
@@ -397,9 +396,9 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
 
 /* Points the handle of the block that was at `from` at its copy at `to`. */
 static void handle_follow_move(block_t *from, block_t *to) {
-    supervisor_allocation *handle = handle_of_block(from);
+    supervisor_allocation *handle = slot_holding(heap.slots, block_data(from));
     /* Every block is carved only once a slot is secured (R5), so a live block has a handle. */
-    supervisor_heap_assert(handle != NULL);
+    debug_assert(handle != NULL);
     handle->ptr = block_data(to);
 }
 
@@ -412,28 +411,19 @@ static void reverse_words(uint32_t *first, uint32_t *last) {
     }
 }
 
-/* [left_bytes][right_bytes] → [right_bytes][left_bytes] in place, both halves intact. */
-static void rotate_down(char *start, uint32_t left_bytes, uint32_t right_bytes) {
-    uint32_t *left = (uint32_t *)start;
-    uint32_t *right = left + left_bytes / WORD_BYTES;
-    uint32_t *end = right + right_bytes / WORD_BYTES;
-    reverse_words(left, right);
-    reverse_words(right, end);
-    reverse_words(left, end);
-}
-
 /*
  * Step 2, compaction. Holes bubble up past movable blocks and stop at immovable ones, so within
  * each stretch between immovable blocks the movable blocks end up packed at its bottom in their
  * old order, and its holes above them in their old order and sizes. One pass bottom-up does it:
  * `hole_run` is the start of the holes gathered right below the block being looked at; a movable
- * block meeting a run is rotated below it, carrying the run's hole headers up with it intact.
+ * block meeting a run is rotated below it ([run][block] -> [block][run], three reversals),
+ * carrying the run's hole headers up with it intact.
  */
 static void compact_low_side(char *end) {
     char *hole_run = NULL;
     for (char *cursor = arena_bottom(); cursor < end;) {
         block_t *block = block_at(cursor);
-        uint32_t size = block_size(block);
+        char *next = block_end(block);
         if (block_is_hole(block)) {
             if (hole_run == NULL) {
                 hole_run = cursor;
@@ -442,103 +432,74 @@ static void compact_low_side(char *end) {
             hole_run = NULL;
         } else if (hole_run != NULL) {
             handle_follow_move(block, block_at(hole_run));
-            rotate_down(hole_run, (uint32_t)(cursor - hole_run), size);
-            hole_run += size;
+            reverse_words((uint32_t *)hole_run, (uint32_t *)cursor);
+            reverse_words((uint32_t *)cursor, (uint32_t *)next);
+            reverse_words((uint32_t *)hole_run, (uint32_t *)next);
+            hole_run += next - cursor;
         }
-        cursor += size;
+        cursor = next;
     }
 }
 
-/* After blocks moved, every low `next` (and the low head) is re-derived from the packed layout.
- * `end` is the low side's end from before the move: the low head pointer itself is stale now. */
+/*
+ * Steps 2-3, after compaction: every low `next` is re-derived from the packed layout, and the
+ * low head becomes the topmost block that is not a hole, so the holes that reached the top
+ * return to the middle (R8). `end` is the low side's end from before the move: the low head
+ * pointer itself is stale now.
+ */
 static void relink_low_side(char *end) {
     block_t *below = NULL;
-    for (char *cursor = arena_bottom(); cursor < end; cursor += block_size(block_at(cursor))) {
-        block_at(cursor)->next = below;
-        below = block_at(cursor);
+    heap.heads[SIDE_LOW] = NULL;
+    for (char *cursor = arena_bottom(); cursor < end; cursor = block_end(below)) {
+        block_t *block = block_at(cursor);
+        block->next = below;
+        below = block;
+        if (!block_is_hole(block)) {
+            heap.heads[SIDE_LOW] = block;
+        }
     }
-    heap.low_head = below;
-}
-
-static block_t *merge_by_address(block_t *a, block_t *b) {
-    block_t *merged = NULL;
-    block_t **tail = &merged;
-    while (a != NULL && b != NULL) {
-        block_t **lower = a < b ? &a : &b;
-        *tail = *lower;
-        tail = &(*lower)->next;
-        *lower = (*lower)->next;
-    }
-    *tail = a != NULL ? a : b;
-    return merged;
-}
-
-/* Merge sort of a block list by address: O(n log n), no allocation. */
-static block_t *sort_by_address(block_t *list) {
-    if (list == NULL || list->next == NULL) {
-        return list;
-    }
-    block_t *slow = list;
-    for (block_t *fast = list->next; fast != NULL && fast->next != NULL; fast = fast->next->next) {
-        slow = slow->next;
-    }
-    block_t *second = slow->next;
-    slow->next = NULL;
-    return merge_by_address(sort_by_address(list), sort_by_address(second));
-}
-
-static bool lies_in_middle(const block_t *block) {
-    return block_start(block) >= low_end() && block_end(block) <= high_start();
 }
 
 /*
  * Step 4, promotion. The dead GC heap is free middle now, so each embedded block lies in the
- * middle. Lowest address first, each is placed as allocate_memory(length, low, movable) would
- * place it (exact low hole, else the middle) and copied down: its new place never reaches above
- * its old one, and every block not yet moved lies higher still.
+ * middle; the list is in address order. Lowest first, each is placed as allocate_memory(length,
+ * low, movable) would place it (exact low hole, else the middle: no VM runs, and the middle holds
+ * the block itself) and copied down: its new place never reaches above its old one, and every
+ * block not yet moved lies higher still.
  */
 static void promote_embedded_blocks(void) {
-    block_t *embedded = sort_by_address(heaprig_embedded_root);
+    block_t *from = heaprig_embedded_root;
     heaprig_embedded_root = NULL;
-    while (embedded != NULL) {
-        block_t *from = embedded;
-        embedded = from->next;
+    while (from != NULL) {
+        block_t *next = from->next;
         uint32_t length = block_length(from);
-        supervisor_heap_assert(lies_in_middle(from));
-        block_t *to = hole_to_block(false, length, true);
-        if (to == NULL) {
-            to = middle_to_block(false, length, true);
-        }
-        /* `from` itself lies in the middle, so the middle always holds it. */
-        supervisor_heap_assert(to != NULL);
+        block_t *to = place_block(length, false, true);
         /* memmove: `to` may overlap `from`. The header written at `to` stays below from's data. */
         memmove(block_data(to), block_data(from), length);
         handle_follow_move(from, to);
+        from = next;
     }
 }
 
-
 void supervisor_move_memory(void) {
+#if HEAPRIG_DEBUG
     if (heaprig_gc_alloc_possible()) {
         report_misuse("supervisor_move_memory: called while the VM heap is alive");
         return;
     }
-    uint32_t *pointers_before_move[SUPERVISOR_SLOTS];
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        pointers_before_move[i] = heap.slots[i].ptr;
-    }
+#endif
+    /* Step 1, for R12. */
+    supervisor_allocation slots_before_move[SUPERVISOR_SLOTS];
+    memcpy(slots_before_move, heap.slots, sizeof(slots_before_move));
     /* Compaction only permutes blocks and holes, so the low side keeps its extent. */
     char *end = low_end();
     compact_low_side(end);
     relink_low_side(end);
-    if (heap.low_head != NULL && block_is_hole(heap.low_head)) {
-        low_head_to_middle(); /* step 3 */
-    }
     promote_embedded_blocks();
     /* Step 5: the rig runs every move callback, with R12 lookups of old pointers active. */
-    heap.pointers_before_move = pointers_before_move;
+    heap.slots_before_move = slots_before_move;
     heaprig_allocations_moved();
-    heap.pointers_before_move = NULL;
+    heap.slots_before_move = NULL;
 }
 
 #else
@@ -564,7 +525,7 @@ static void visit_side(char *from, char *to, bool high, heap_walker_t visit, voi
             region.kind = high ? REGION_HIGH_HOLE : REGION_LOW_HOLE;
         } else {
             region.kind = high ? REGION_HIGH_BLOCK : REGION_LOW_BLOCK;
-            region.allocation = handle_of_block(block);
+            region.allocation = slot_holding(heap.slots, block_data(block));
         }
         visit(&region, context);
     }
@@ -582,7 +543,7 @@ void heap_walk(heap_walker_t visit, void *context) {
             .start = block,
             .length = block_length(block),
             .movable = block_is_movable(block),
-            .allocation = handle_of_block(block),
+            .allocation = slot_holding(heap.slots, block_data(block)),
         };
         visit(&region, context);
     }
@@ -619,8 +580,8 @@ static bool block_fits(const char *start, const char *limit) {
 }
 
 static heap_check_result_t check_low_side(void) {
-    if (heap.low_head != NULL && !(in_arena(heap.low_head) && block_fits((char *)heap.low_head, arena_top()))) {
-        return broken("low_chain_packed", heap.low_head, "the low head lies outside the arena");
+    if (heap.heads[SIDE_LOW] != NULL && !(in_arena(heap.heads[SIDE_LOW]) && block_fits((char *)heap.heads[SIDE_LOW], arena_top()))) {
+        return broken("low_chain_packed", heap.heads[SIDE_LOW], "the low head lies outside the arena");
     }
     char *end = low_end();
     block_t *below = NULL;
@@ -637,16 +598,16 @@ static heap_check_result_t check_low_side(void) {
         below = block;
         cursor += block_size(block);
     }
-    if (below != heap.low_head) {
-        return broken("low_chain_packed", heap.low_head,
+    if (below != heap.heads[SIDE_LOW]) {
+        return broken("low_chain_packed", heap.heads[SIDE_LOW],
                       "walking up from the bottom does not land on the low head");
     }
     return heap_sound;
 }
 
 static heap_check_result_t check_high_side(void) {
-    if (heap.high_head != NULL && !(in_arena(heap.high_head) && block_fits((char *)heap.high_head, arena_top()))) {
-        return broken("high_chain_packed", heap.high_head, "the high head lies outside the arena");
+    if (heap.heads[SIDE_HIGH] != NULL && !(in_arena(heap.heads[SIDE_HIGH]) && block_fits((char *)heap.heads[SIDE_HIGH], arena_top()))) {
+        return broken("high_chain_packed", heap.heads[SIDE_HIGH], "the high head lies outside the arena");
     }
     for (char *cursor = high_start(); cursor < arena_top();) {
         if (!block_fits(cursor, arena_top())) {
@@ -690,12 +651,15 @@ static heap_check_result_t check_embedded_list(void) {
             return broken("embedded_inside_gc_heap", block, "an embedded block outlived its VM");
         }
         /* The GC heap is the low head while a VM runs; embedded blocks lie in its data. */
-        if (heap.low_head == NULL || (char *)block < (char *)block_data(heap.low_head) ||
-            !block_fits((char *)block, block_end(heap.low_head))) {
+        if (heap.heads[SIDE_LOW] == NULL || (char *)block < (char *)block_data(heap.heads[SIDE_LOW]) ||
+            !block_fits((char *)block, block_end(heap.heads[SIDE_LOW]))) {
             return broken("embedded_inside_gc_heap", block, "an embedded block lies outside the GC heap");
         }
         if (++count > SUPERVISOR_SLOTS) {
             return broken("block_has_handle", block, "more embedded blocks than handle slots");
+        }
+        if (block->next != NULL && block->next <= block) {
+            return broken("embedded_ordered", block, "the embedded list is not in address order");
         }
     }
     return heap_sound;
@@ -723,7 +687,7 @@ static heap_check_result_t check_handles(void) {
 static heap_check_result_t check_every_block_owned(char *from, char *to) {
     for (char *cursor = from; cursor < to; cursor += block_size(block_at(cursor))) {
         block_t *block = block_at(cursor);
-        if (!block_is_hole(block) && handle_of_block(block) == NULL) {
+        if (!block_is_hole(block) && slot_holding(heap.slots, block_data(block)) == NULL) {
             return broken("block_has_handle", block, "a live block is owned by no handle");
         }
     }
@@ -736,13 +700,13 @@ heap_check_result_t heap_check(void) {
         result = check_high_side();
     }
     if (result.invariant == NULL && low_end() > high_start()) {
-        result = broken("middle_non_negative", heap.low_head, "the low head overlaps the high head");
+        result = broken("middle_non_negative", heap.heads[SIDE_LOW], "the low head overlaps the high head");
     }
-    if (result.invariant == NULL && heap.low_head != NULL && block_is_hole(heap.low_head)) {
-        result = broken("head_not_hole", heap.low_head, "the low head is a hole");
+    if (result.invariant == NULL && heap.heads[SIDE_LOW] != NULL && block_is_hole(heap.heads[SIDE_LOW])) {
+        result = broken("head_not_hole", heap.heads[SIDE_LOW], "the low head is a hole");
     }
-    if (result.invariant == NULL && heap.high_head != NULL && block_is_hole(heap.high_head)) {
-        result = broken("head_not_hole", heap.high_head, "the high head is a hole");
+    if (result.invariant == NULL && heap.heads[SIDE_HIGH] != NULL && block_is_hole(heap.heads[SIDE_HIGH])) {
+        result = broken("head_not_hole", heap.heads[SIDE_HIGH], "the high head is a hole");
     }
     if (result.invariant == NULL) {
         result = check_embedded_list();
@@ -758,12 +722,12 @@ heap_check_result_t heap_check(void) {
     }
     for (block_t *block = heaprig_embedded_root; result.invariant == NULL && block != NULL;
          block = block->next) {
-        if (handle_of_block(block) == NULL) {
+        if (slot_holding(heap.slots, block_data(block)) == NULL) {
             result = broken("block_has_handle", block, "an embedded block is owned by no handle");
         }
     }
 #if SUPERVISOR_MOVE_SUPPORT
-    if (result.invariant == NULL && heap.pointers_before_move != NULL) {
+    if (result.invariant == NULL && heap.slots_before_move != NULL) {
         result = broken("move_finished", NULL, "R12 lookups still active after the move");
     }
 #endif
