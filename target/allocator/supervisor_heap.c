@@ -71,7 +71,8 @@ typedef struct _supervisor_allocation_node {
     uint32_t length_and_flags;
 } block_t;
 
-_Static_assert(sizeof(block_t) == SUPERVISOR_HEADER_BYTES, "the header is a link and a length word");
+_Static_assert(sizeof(block_t) == SUPERVISOR_HEADER_BYTES,
+               "the header is a link and a length word");
 
 #define FLAG_HOLE 0x1u
 #define FLAG_MOVABLE 0x2u
@@ -229,13 +230,15 @@ static block_t *hole_to_block(bool high, uint32_t length, uint32_t flags) {
  * heap, so low requests leave the middle alone until the VM exits; high ones may use it.
  */
 static block_t *middle_to_block(bool high, uint32_t length, uint32_t flags) {
-    uint32_t middle = middle_size();
+    char *low = low_end();
+    char *high_edge = high_start();
+    uint32_t middle = (uint32_t)(high_edge - low);
     /* Subtract from the middle, never add to `length`: header + length could wrap. */
-    if ((!high && heaprig_gc_alloc_possible()) || middle < SUPERVISOR_HEADER_BYTES ||
-        middle - SUPERVISOR_HEADER_BYTES < length) {
+    if (middle < SUPERVISOR_HEADER_BYTES || middle - SUPERVISOR_HEADER_BYTES < length ||
+        (!high && heaprig_gc_alloc_possible())) {
         return NULL;
     }
-    block_t *block = block_at(high ? high_start() - SUPERVISOR_HEADER_BYTES - length : low_end());
+    block_t *block = block_at(high ? high_edge - SUPERVISOR_HEADER_BYTES - length : low);
     block_init(block, heap.heads[high], length | flags);
     heap.heads[high] = block;
     return block;
@@ -428,14 +431,14 @@ static void compact_low_side(char *end) {
             if (hole_run == NULL) {
                 hole_run = cursor;
             }
-        } else if (!block_is_movable(block)) {
-            hole_run = NULL;
-        } else if (hole_run != NULL) {
+        } else if (hole_run != NULL && block_is_movable(block)) {
             handle_follow_move(block, block_at(hole_run));
             reverse_words((uint32_t *)hole_run, (uint32_t *)cursor);
             reverse_words((uint32_t *)cursor, (uint32_t *)next);
             reverse_words((uint32_t *)hole_run, (uint32_t *)next);
             hole_run += next - cursor;
+        } else {
+            hole_run = NULL; /* an immovable block stops the holes (a movable one had none) */
         }
         cursor = next;
     }
@@ -579,9 +582,19 @@ static bool block_fits(const char *start, const char *limit) {
     return length != 0 && length <= (uint32_t)(limit - start) - SUPERVISOR_HEADER_BYTES;
 }
 
+/* A head that is set but whose header cannot be read inside the arena. */
+static bool head_unreadable(const block_t *head) {
+    return head != NULL && !(in_arena(head) && block_fits((const char *)head, arena_top()));
+}
+
+static bool head_is_hole(const block_t *head) {
+    return head != NULL && block_is_hole(head);
+}
+
 static heap_check_result_t check_low_side(void) {
-    if (heap.heads[SIDE_LOW] != NULL && !(in_arena(heap.heads[SIDE_LOW]) && block_fits((char *)heap.heads[SIDE_LOW], arena_top()))) {
-        return broken("low_chain_packed", heap.heads[SIDE_LOW], "the low head lies outside the arena");
+    block_t *head = heap.heads[SIDE_LOW];
+    if (head_unreadable(head)) {
+        return broken("low_chain_packed", head, "the low head lies outside the arena");
     }
     char *end = low_end();
     block_t *below = NULL;
@@ -598,24 +611,26 @@ static heap_check_result_t check_low_side(void) {
         below = block;
         cursor += block_size(block);
     }
-    if (below != heap.heads[SIDE_LOW]) {
-        return broken("low_chain_packed", heap.heads[SIDE_LOW],
+    if (below != head) {
+        return broken("low_chain_packed", head,
                       "walking up from the bottom does not land on the low head");
     }
     return heap_sound;
 }
 
 static heap_check_result_t check_high_side(void) {
-    if (heap.heads[SIDE_HIGH] != NULL && !(in_arena(heap.heads[SIDE_HIGH]) && block_fits((char *)heap.heads[SIDE_HIGH], arena_top()))) {
-        return broken("high_chain_packed", heap.heads[SIDE_HIGH], "the high head lies outside the arena");
+    char *top = arena_top();
+    if (head_unreadable(heap.heads[SIDE_HIGH])) {
+        return broken("high_chain_packed", heap.heads[SIDE_HIGH],
+                      "the high head lies outside the arena");
     }
-    for (char *cursor = high_start(); cursor < arena_top();) {
-        if (!block_fits(cursor, arena_top())) {
+    for (char *cursor = high_start(); cursor < top;) {
+        if (!block_fits(cursor, top)) {
             return broken("high_chain_packed", cursor, "a high block's length runs past the top");
         }
         block_t *block = block_at(cursor);
         cursor += block_size(block);
-        block_t *above = cursor < arena_top() ? block_at(cursor) : NULL;
+        block_t *above = cursor < top ? block_at(cursor) : NULL;
         if (block->next != above) {
             return broken("high_chain_linked", block, "next is not the block right above");
         }
@@ -626,14 +641,13 @@ static heap_check_result_t check_high_side(void) {
 /* Is `block` a live (non-hole) block of the low side, the high side or the embedded list? */
 static bool is_live_block(const block_t *block) {
     const char *start = (const char *)block;
-    for (char *cursor = arena_bottom(); cursor < low_end(); cursor += block_size(block_at(cursor))) {
-        if (cursor == start) {
-            return !block_is_hole(block);
-        }
-    }
-    for (char *cursor = high_start(); cursor < arena_top(); cursor += block_size(block_at(cursor))) {
-        if (cursor == start) {
-            return !block_is_hole(block);
+    char *sides[SIDE_COUNT][2] = {{arena_bottom(), low_end()}, {high_start(), arena_top()}};
+    for (int side = SIDE_LOW; side < SIDE_COUNT; side++) {
+        for (char *cursor = sides[side][0]; cursor < sides[side][1];
+             cursor += block_size(block_at(cursor))) {
+            if (cursor == start) {
+                return !block_is_hole(block);
+            }
         }
     }
     for (block_t *embedded = heaprig_embedded_root; embedded != NULL; embedded = embedded->next) {
@@ -646,14 +660,16 @@ static bool is_live_block(const block_t *block) {
 
 static heap_check_result_t check_embedded_list(void) {
     size_t count = 0;
+    block_t *gc_heap = heap.heads[SIDE_LOW];
     for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
         if (!heaprig_gc_alloc_possible()) {
             return broken("embedded_inside_gc_heap", block, "an embedded block outlived its VM");
         }
         /* The GC heap is the low head while a VM runs; embedded blocks lie in its data. */
-        if (heap.heads[SIDE_LOW] == NULL || (char *)block < (char *)block_data(heap.heads[SIDE_LOW]) ||
-            !block_fits((char *)block, block_end(heap.heads[SIDE_LOW]))) {
-            return broken("embedded_inside_gc_heap", block, "an embedded block lies outside the GC heap");
+        if (gc_heap == NULL || (char *)block < (char *)block_data(gc_heap) ||
+            !block_fits((char *)block, block_end(gc_heap))) {
+            return broken("embedded_inside_gc_heap", block,
+                          "an embedded block lies outside the GC heap");
         }
         if (++count > SUPERVISOR_SLOTS) {
             return broken("block_has_handle", block, "more embedded blocks than handle slots");
@@ -700,12 +716,13 @@ heap_check_result_t heap_check(void) {
         result = check_high_side();
     }
     if (result.invariant == NULL && low_end() > high_start()) {
-        result = broken("middle_non_negative", heap.heads[SIDE_LOW], "the low head overlaps the high head");
+        result = broken("middle_non_negative", heap.heads[SIDE_LOW],
+                        "the low head overlaps the high head");
     }
-    if (result.invariant == NULL && heap.heads[SIDE_LOW] != NULL && block_is_hole(heap.heads[SIDE_LOW])) {
+    if (result.invariant == NULL && head_is_hole(heap.heads[SIDE_LOW])) {
         result = broken("head_not_hole", heap.heads[SIDE_LOW], "the low head is a hole");
     }
-    if (result.invariant == NULL && heap.heads[SIDE_HIGH] != NULL && block_is_hole(heap.heads[SIDE_HIGH])) {
+    if (result.invariant == NULL && head_is_hole(heap.heads[SIDE_HIGH])) {
         result = broken("head_not_hole", heap.heads[SIDE_HIGH], "the high head is a hole");
     }
     if (result.invariant == NULL) {
