@@ -201,6 +201,9 @@ const char *supervisor_heap_take_misuse(void) {
 /* The slot whose pointer in `table` (the slots now, or a copy from before the move) is `ptr`;
  * NULL if none. With ptr NULL: the first free slot. */
 static supervisor_allocation *slot_holding(const supervisor_allocation *table, const void *ptr) {
+    /* A loop, not one copy of its body per slot: gcc peels short loops even at -Os, which costs
+     * a board a dozen bytes here for no speed worth having. */
+#pragma GCC unroll 1
     for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
         if (table[i].ptr == ptr) {
             return &heap.slots[i];
@@ -223,19 +226,24 @@ static block_t *hole_to_block(bool high, uint32_t length, uint32_t flags) {
 }
 
 /*
- * Step 2: header + `length` carved from the free middle and pushed on a side, or NULL.
- * While a VM runs its GC heap is the low head and must stay so: freeing it at VM exit has to
- * return it, and the embedded blocks inside it, to the middle (§1.5). Space can open in the
- * middle during a run (a high block freed), but a low block pushed there would sit above the GC
- * heap, so low requests leave the middle alone until the VM exits; high ones may use it.
+ * Step 2: header + `length` carved from the free middle and pushed on a side, or NULL. Length 0
+ * asks for the whole middle (allocate_remaining_memory), which must hold at least 4 bytes of
+ * data (R6): never a wrapped length.
  */
 static block_t *middle_to_block(bool high, uint32_t length, uint32_t flags) {
     char *low = low_end();
     char *high_edge = high_start();
     uint32_t middle = (uint32_t)(high_edge - low);
-    /* Subtract from the middle, never add to `length`: header + length could wrap. */
-    if (middle < SUPERVISOR_HEADER_BYTES || middle - SUPERVISOR_HEADER_BYTES < length ||
-        (!high && heaprig_gc_alloc_possible())) {
+    /* Every request is at least REMAINING_MIN_LENGTH long (R1), so this refuses nothing that
+     * would fit; and subtracting from the middle, never adding to `length`, cannot wrap. */
+    if (middle < SUPERVISOR_HEADER_BYTES + REMAINING_MIN_LENGTH) {
+        return NULL;
+    }
+    uint32_t room = middle - SUPERVISOR_HEADER_BYTES;
+    if (length == 0) {
+        length = room;
+    }
+    if (room < length) {
         return NULL;
     }
     block_t *block = block_at(high ? high_edge - SUPERVISOR_HEADER_BYTES - length : low);
@@ -270,14 +278,19 @@ static block_t *gc_to_embedded_block(uint32_t length) {
  * also drops step 4 from such a build. */
 static block_t *place_block(uint32_t length, bool high, bool movable) {
     uint32_t flags = movable_flag(movable);
+    bool vm_running = heaprig_gc_alloc_possible();
     block_t *block = hole_to_block(high, length, flags);
-    if (block == NULL) {
+    /* While a VM runs its GC heap is the low head and must stay so: freeing it at VM exit has to
+     * return it, and the embedded blocks inside it, to the middle (§1.5). Space can open in the
+     * middle during a run (a high block freed), but a low block pushed there would sit above the
+     * GC heap, so low requests leave the middle alone until the VM exits; high ones may use it. */
+    if (block == NULL && (high || !vm_running)) {
         block = middle_to_block(high, length, flags);
     }
     if (block == NULL) {
         block = hole_to_block(!high, length, flags);
     }
-    if (block == NULL && movable && heaprig_gc_alloc_possible()) {
+    if (block == NULL && movable && vm_running) {
         block = gc_to_embedded_block(length);
     }
     return block;
@@ -285,8 +298,14 @@ static block_t *place_block(uint32_t length, bool high, bool movable) {
 
 /* ---- Public API: allocation --------------------------------------------------------------- */
 
-/* Gives `block` to `slot`; NULL (nothing to give) stays NULL. */
-static supervisor_allocation *slot_takes(supervisor_allocation *slot, block_t *block) {
+/* A free slot, then a block for it placed by R3; none (R5) means nothing is carved. Length 0:
+ * the whole middle (see middle_to_block; no hole has length 0). */
+static supervisor_allocation *allocate(uint32_t length, bool high, bool movable) {
+    supervisor_allocation *slot = slot_holding(heap.slots, NULL);
+    if (slot == NULL) {
+        return NULL;
+    }
+    block_t *block = place_block(length, high, movable);
     if (block == NULL) {
         return NULL;
     }
@@ -302,22 +321,12 @@ supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable)
         report_misuse("allocate_memory: a movable allocation must be low (R2)");
         return NULL;
     }
-    supervisor_allocation *slot = slot_holding(heap.slots, NULL);
-    if (slot == NULL) {
-        return NULL; /* R5: nothing has been carved yet */
-    }
-    return slot_takes(slot, place_block(length, high, movable && SUPERVISOR_MOVE_SUPPORT));
+    return allocate(length, high, movable && SUPERVISOR_MOVE_SUPPORT);
 }
 
 supervisor_allocation *allocate_remaining_memory(void) {
-    supervisor_allocation *slot = slot_holding(heap.slots, NULL);
-    uint32_t middle = middle_size();
-    /* R6: compare before subtracting, so an empty middle cannot wrap the length. */
-    if (slot == NULL || middle < SUPERVISOR_HEADER_BYTES + REMAINING_MIN_LENGTH) {
-        return NULL;
-    }
-    /* NULL while a VM runs: the middle is not the low side's then (see middle_to_block). */
-    return slot_takes(slot, middle_to_block(false, middle - SUPERVISOR_HEADER_BYTES, 0));
+    /* R6: the middle, low and immovable, or NULL (also while a VM runs: see middle_to_block). */
+    return allocate(0, false, false);
 }
 
 size_t get_allocation_length(supervisor_allocation *allocation) {
