@@ -325,7 +325,7 @@ supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable)
 }
 
 supervisor_allocation *allocate_remaining_memory(void) {
-    /* R6: the middle, low and immovable, or NULL (also while a VM runs: see middle_to_block). */
+    /* R6: the middle, low and immovable, or NULL (also while a VM runs: see place_block). */
     return allocate(0, false, false);
 }
 
