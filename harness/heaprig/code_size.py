@@ -2,9 +2,10 @@
 
 Builds target/allocator/supervisor_heap.c with `arm-none-eabi-gcc -Os` for Cortex-M0 and
 Cortex-M3, with and without move support, links it with the size probe
-(target/board/size-probe/), and reports `.text`/`.data`/`.bss` per allocator function and in
-total. Only symbols defined by the allocator's object file are counted: the probe, the GC/port
-stand-ins and libc (memmove, memset) are not.
+(target/board/size-probe/: it calls only the six SPEC functions, and stands in for the rig's
+side of heaprig_backend.h), and reports `.text`/`.data`/`.bss` per allocator function and in
+total. Only symbols defined by the allocator's object file are counted: the probe, the rig
+stand-ins and libc (memmove, memcpy) are not.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The firmware binaries a scenario needs: which variant, building it, and reading its symbols.
 
-A scenario's config fixes the variant (slots, move support, debug). ``make firmware`` (QEMU ELF)
-or ``make host`` (the same core as a host program) builds it at the repository root. Builds are
-serialised with ``flock`` on ``build/.heaprig-build.lock`` so that pytest-xdist workers asking for
-the same variant do not race; each process asks make once per variant (make itself skips what is
-up to date).
+A scenario's config fixes the variant (slots, move support, debug); a :class:`Backend` says which
+allocator source it links (target/BACKENDS.md; default: ours). ``make firmware`` (QEMU ELF) or
+``make host`` (the same core as a host program) builds it at the repository root, each distinct
+backend in a build folder of its own. Builds are serialised with ``flock`` on
+``build/.heaprig-build.lock`` so that pytest-xdist workers asking for the same variant do not
+race; each process asks make once per variant and backend (make itself skips what is up to date).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ ROOT_ENV = "HEAPRIG_ROOT"
 """Environment variable naming the repository root (default: found from this package)."""
 LOCK_FILE = Path("build") / ".heaprig-build.lock"
 MAKE_TARGETS = {"qemu": "firmware", "host": "host"}
+PATH_TARGETS = {"qemu": "firmware-path", "host": "host-path"}
+"""make targets that print where the build of a variant and backend lands (target/*.mk)."""
 BUILD_TIMEOUT = 900.0
 ADDR2LINE = "arm-none-eabi-addr2line"
 TARGETS = tuple(MAKE_TARGETS)
@@ -49,6 +52,35 @@ class Variant:
         return [f"SLOTS={self.slots}", f"MOVE={int(self.move)}", f"DEBUG={int(self.debug)}"]
 
 
+@dataclass(frozen=True)
+class Backend:
+    """The allocator source a build links (target/backend.mk): ``source`` a C file (absolute, or
+    relative to ``root`` when given, else to the repository), ``root`` a source tree also searched
+    for includes, ``cflags`` extra compiler flags for the backend alone. ``Backend()`` is the
+    default backend, target/allocator/supervisor_heap.c."""
+
+    source: Path | None = None
+    root: Path | None = None
+    cflags: str = ""
+
+    @property
+    def is_default(self) -> bool:
+        return self.source is None and self.root is None and not self.cflags
+
+    def make_arguments(self) -> list[str]:
+        arguments = []
+        if self.source is not None:
+            arguments.append(f"BACKEND={self.source}")
+        if self.root is not None:
+            arguments.append(f"BACKEND_ROOT={self.root}")
+        if self.cflags:
+            arguments.append(f"BACKEND_CFLAGS={self.cflags}")
+        return arguments
+
+
+DEFAULT_BACKEND = Backend()
+
+
 def repo_root(explicit: str | Path | None = None) -> Path:
     """The heaprig repository: ``explicit``, else ``$HEAPRIG_ROOT``, else the checkout this
     package lives in (``harness/heaprig`` → two levels up)."""
@@ -60,23 +92,47 @@ def repo_root(explicit: str | Path | None = None) -> Path:
     return root.resolve()
 
 
-def binary_path(root: Path, variant: Variant, target: str = "qemu") -> Path:
-    """Where the build of ``variant`` for ``target`` lands (target/firmware.mk, target/host.mk)."""
+def binary_path(root: Path, variant: Variant, target: str = "qemu",
+                backend: Backend = DEFAULT_BACKEND) -> Path:
+    """Where the build of ``variant`` for ``target`` lands (target/firmware.mk, target/host.mk).
+    Another backend's folder is named by a hash of it, which make computes: make is asked."""
+    if not backend.is_default:
+        return _make_binary_path(root, variant, target, backend)
     if target == "qemu":
         return root / "build" / "fw" / variant.dirname / "heaprig.elf"
     return root / "build" / "host" / variant.dirname / "heaprig-host"
 
 
-_built: set[tuple[Path, str, Variant]] = set()
+def _make_command(root: Path, make_target: str, variant: Variant, backend: Backend) -> list[str]:
+    return ["make", "-s", "-C", str(root), make_target, *variant.make_arguments(),
+            *backend.make_arguments()]
 
 
-def build(root: Path, variant: Variant, target: str = "qemu") -> Path:
-    """Builds (if needed) and returns the binary for ``variant``; FirmwareBuildError if make
-    fails or produces nothing."""
-    path = binary_path(root, variant, target)
-    if (root, target, variant) in _built and path.is_file():
-        return path
-    command = ["make", "-s", "-C", str(root), MAKE_TARGETS[target], *variant.make_arguments()]
+def _make_binary_path(root: Path, variant: Variant, target: str, backend: Backend) -> Path:
+    command = _make_command(root, PATH_TARGETS[target], variant, backend)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise FirmwareBuildError(f"cannot run make: {error}", root) from None
+    if done.returncode != 0 or not done.stdout.strip():
+        message = (done.stdout + done.stderr).strip() or f"exit {done.returncode}"
+        raise FirmwareBuildError(f"`{' '.join(['make', *command[4:]])}`: {message}", root)
+    return root / done.stdout.strip().splitlines()[-1]
+
+
+_built: dict[tuple[Path, str, Variant, Backend], Path] = {}
+
+
+def build(root: Path, variant: Variant, target: str = "qemu",
+          backend: Backend = DEFAULT_BACKEND) -> Path:
+    """Builds (if needed) and returns the binary for ``variant`` linking ``backend``;
+    FirmwareBuildError if make fails or produces nothing."""
+    key = (root, target, variant, backend)
+    if key in _built and _built[key].is_file():
+        return _built[key]
+    path = binary_path(root, variant, target, backend)
+    command = _make_command(root, MAKE_TARGETS[target], variant, backend)
     shown = " ".join(["make", *command[4:]])
     lock = root / LOCK_FILE
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +154,7 @@ def build(root: Path, variant: Variant, target: str = "qemu") -> Path:
         raise FirmwareBuildError(f"`{shown}` failed (exit {done.returncode}):\n{tail}", path)
     if not path.is_file():
         raise FirmwareBuildError(f"`{shown}` succeeded but did not make {path}", path)
-    _built.add((root, target, variant))
+    _built[key] = path
     return path
 
 

@@ -3,8 +3,8 @@
  */
 #include "clients/clients.h"
 
+#include "clients/move_callbacks.h"
 #include "interp/fault.h"
-#include "supervisor_heap.h"
 #include "vm/arena.h"
 
 typedef struct {
@@ -115,8 +115,8 @@ static supervisor_allocation *client_take(client_t *client, supervisor_allocatio
     if (arena_holds(handle->ptr, length)) {
         pattern_fill(handle->ptr, length, client_pattern(client));
     }
-    bool registered = supervisor_register_move_callback(client_moved, client);
-    /* One callback entry per handle slot, and each registered client holds a slot. */
+    bool registered = move_callback_register(client_moved, client);
+    /* One callback entry per client, and a client registers only while it holds data. */
     HEAPRIG_ASSERT(registered);
     return handle;
 }
@@ -144,7 +144,7 @@ pattern_check_t client_free(uint32_t number) {
                 return check;
             }
         }
-        supervisor_unregister_move_callback(client_moved, client);
+        move_callback_unregister(client_moved, client);
         if (client->kind == CLIENT_HANDLE) {
             free_memory(client->handle);
         } else {
@@ -193,6 +193,7 @@ bool clients_check_all(pattern_corruption_t *corruption) {
 
 void clients_reset(void) {
     state = (clients_state_t){.note_count = 0};
+    move_callbacks_reset();
 }
 
 bool client_holds(uint32_t client) {

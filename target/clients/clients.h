@@ -34,7 +34,7 @@ typedef struct {
     const uint32_t *to;
 } client_move_note_t;
 
-/* Forgets every client (the allocator forgets their callbacks in supervisor_heap_init()). */
+/* Forgets every client and its move callback. */
 void clients_reset(void);
 
 /* Holds the result of an allocation, NULL results included: `free` is legal. */

@@ -28,6 +28,13 @@
 #define HEAPRIG_ARENA_MAX (256u * 1024u)
 #endif
 
+/* Largest initialised data (.data) a backend may have, in bytes: the rig keeps a copy of it from
+ * boot to put back before every scenario (target/rig/backend.c). Zero-initialised data has no
+ * limit. */
+#ifndef HEAPRIG_BACKEND_DATA_MAX
+#define HEAPRIG_BACKEND_DATA_MAX 1024u
+#endif
+
 /* Ids the event stream may use for clients and for VM objects. */
 #define HEAPRIG_MAX_CLIENTS 64u
 #define HEAPRIG_MAX_OBJECTS 64u
@@ -37,5 +44,6 @@ _Static_assert(SUPERVISOR_MOVE_SUPPORT == 0 || SUPERVISOR_MOVE_SUPPORT == 1,
                "SUPERVISOR_MOVE_SUPPORT is 0 or 1");
 _Static_assert(HEAPRIG_DEBUG == 0 || HEAPRIG_DEBUG == 1, "HEAPRIG_DEBUG is 0 or 1");
 _Static_assert(HEAPRIG_ARENA_MAX % 4u == 0, "HEAPRIG_ARENA_MAX must be word aligned");
+_Static_assert(HEAPRIG_BACKEND_DATA_MAX % 8u == 0, "HEAPRIG_BACKEND_DATA_MAX: whole words");
 
 #endif

@@ -7,12 +7,12 @@
 #include <stdint.h>
 
 #include "clients/clients.h"
+#include "heaprig_backend.h"
 #include "heaprig_config.h"
 #include "interp/interp.h"
 #include "interp/map.h"
 #include "interp/report.h"
 #include "interp/rig_reset.h"
-#include "supervisor_heap.h"
 #include "vm/arena.h"
 #include "vm/vm.h"
 

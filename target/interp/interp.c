@@ -8,11 +8,11 @@
 #include <stdarg.h>
 
 #include "clients/clients.h"
+#include "heaprig_backend.h"
 #include "heaprig_config.h"
 #include "interp/map.h"
 #include "interp/report.h"
 #include "platform.h"
-#include "supervisor_heap.h"
 #include "vm/arena.h"
 #include "vm/vm.h"
 

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "supervisor_heap.h"
+#include "heaprig_backend.h"
 
 /* Who holds a handle: a client, or the VM model's own stack and heap blocks. */
 typedef enum {

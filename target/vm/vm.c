@@ -2,14 +2,18 @@
  * The VM model: lifecycle, objects, and the collector's roots.
  *
  * Roots (MODEL.md "Collection"): the address of every live VM object, and the embedded-list head
- * *supervisor_embedded_root(); each embedded block's first word links the next, so that one root
- * keeps the whole list alive.
+ * heaprig_embedded_root; each embedded block's first word links the next, so that one root keeps
+ * the whole list alive.
  */
 #include "vm/vm.h"
 
+#include "heaprig_backend.h"
 #include "interp/fault.h"
-#include "supervisor_heap.h"
 #include "vm/gc.h"
+
+/* The embedded-list root word (heaprig_backend.h): the VM's, as in the runtime's VM state, so the
+ * backend keeps no root of its own. Cleared with the VM at every reset. */
+struct _supervisor_allocation_node *heaprig_embedded_root;
 
 typedef struct {
     bool held;      /* obj_alloc ran and no obj_drop since (data may be NULL: MemoryError) */
@@ -41,7 +45,7 @@ static void scan_roots(void *context) {
             gc_mark_root(vm.objects[object].data);
         }
     }
-    gc_mark_root(*supervisor_embedded_root());
+    gc_mark_root(heaprig_embedded_root);
 }
 
 /* ---- Stack -------------------------------------------------------------------------------- */
@@ -71,6 +75,7 @@ static void stack_free(void) {
 void vm_reset(vm_stack_config_t stack) {
     gc_deinit();
     vm = (vm_t){.stack_config = stack};
+    heaprig_embedded_root = NULL;
     stack_make();
 }
 

@@ -18,7 +18,8 @@ typedef struct {
     uint32_t bytes;
 } vm_stack_config_t;
 
-/* Forgets the VM (call after supervisor_heap_init()) and makes the stack at once. */
+/* Forgets the VM and its embedded-list root (call after heaprig_backend_reset()) and makes the
+ * stack at once. */
 void vm_reset(vm_stack_config_t stack);
 /* The stack used from the next vm_start() on. */
 void vm_configure_stack(vm_stack_config_t stack);

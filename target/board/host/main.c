@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "interp/rig_reset.h"
+#include "heaprig_backend.h"
 #include "platform.h"
 
 #define EXPECTED_ARGUMENTS 3
@@ -55,6 +56,12 @@ noreturn void platform_exit(heaprig_exit_t status) {
 }
 
 int main(int argc, char **argv) {
+    /* Before anything can call the backend: the image every scenario's reset puts back. */
+    if (!heaprig_backend_snapshot()) {
+        fprintf(stderr, "heaprig-host: the backend's initialised data exceeds "
+                        "HEAPRIG_BACKEND_DATA_MAX\n");
+        platform_exit(EXIT_CANNOT_START);
+    }
     if (argc != EXPECTED_ARGUMENTS) {
         fprintf(stderr, "usage: heaprig-host EVENTS RESULTS\n");
         platform_exit(EXIT_CANNOT_START);

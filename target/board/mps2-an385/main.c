@@ -10,6 +10,7 @@
 #include "board_reports.h"
 #include "cortex_m3.h"
 #include "interp/rig_reset.h"
+#include "heaprig_backend.h"
 #include "platform.h"
 #include "semihosting.h"
 
@@ -158,6 +159,10 @@ noreturn void platform_exit(heaprig_exit_t status) {
 
 int main(void) {
     static char cmdline[CMDLINE_BYTES];
+    /* Before anything can call the backend: the image every scenario's reset puts back. */
+    if (!heaprig_backend_snapshot()) {
+        cannot_start("the backend's initialised data exceeds HEAPRIG_BACKEND_DATA_MAX");
+    }
     char *words[WORDS_MAX + 1]; /* one more, to notice too many */
     if (semihosting_get_cmdline(cmdline, sizeof(cmdline)) != 0) {
         cannot_start("no semihosting command line, or too long a one");

@@ -1,0 +1,95 @@
+/*
+ * The rig's side of the backend interface (heaprig_backend.h): the services a backend calls, the
+ * reset of its state between scenarios, and fallbacks for the extras a foreign backend lacks.
+ *
+ * Reset without an init function. The build gathers the backend object's writable data into two
+ * sections of their own (target/backend_sections.ld, applied with `ld -r`):
+ *   heaprig_backend_data  its initialised data (.data, .data.*),
+ *   heaprig_backend_bss   its zero-initialised data (.bss, .bss.*, COMMON),
+ * bounded by __start_/__stop_ symbols (GNU ld defines them for any section named like a C
+ * identifier; the firmware's linker.ld defines them itself, since it places the sections). At
+ * boot the data section is copied aside; a reset copies it back and zeroes the other, which is
+ * all a fresh boot would do for that file. Nothing here depends on what the backend's code is.
+ */
+#include <string.h>
+
+#include "heaprig_backend.h"
+#include "heaprig_config.h"
+#include "gc_api.h"
+#include "supervisor/port.h"
+
+extern char __start_heaprig_backend_data[], __stop_heaprig_backend_data[];
+extern char __start_heaprig_backend_bss[], __stop_heaprig_backend_bss[];
+
+typedef struct {
+    /* The backend's initialised data as the program image had it, taken at boot. Word-typed so
+     * the copy is aligned for any backend variable. */
+    uintptr_t initial_data[HEAPRIG_BACKEND_DATA_MAX / sizeof(uintptr_t)];
+    bool snapshot_taken;
+} backend_image_t;
+
+static backend_image_t image;
+
+static size_t section_bytes(const char *start, const char *stop) {
+    return (size_t)(stop - start);
+}
+
+bool heaprig_backend_snapshot(void) {
+    size_t bytes = section_bytes(__start_heaprig_backend_data, __stop_heaprig_backend_data);
+    if (bytes > sizeof(image.initial_data)) {
+        return false;
+    }
+    memcpy(image.initial_data, __start_heaprig_backend_data, bytes);
+    image.snapshot_taken = true;
+    return true;
+}
+
+void heaprig_backend_reset(void) {
+    /* A reset without the boot snapshot would freeze whatever the backend holds now. */
+    if (!image.snapshot_taken) {
+        heaprig_assert_failed(__FILE__, __LINE__, "heaprig_backend_snapshot() ran at boot");
+    }
+    memcpy(__start_heaprig_backend_data, image.initial_data,
+           section_bytes(__start_heaprig_backend_data, __stop_heaprig_backend_data));
+    memset(__start_heaprig_backend_bss, 0,
+           section_bytes(__start_heaprig_backend_bss, __stop_heaprig_backend_bss));
+}
+
+/* ---- Services (the arena and the GC model under their rig-side names) --------------------- */
+
+uint32_t *heaprig_heap_bottom(void) {
+    return port_heap_get_bottom();
+}
+
+uint32_t *heaprig_heap_top(void) {
+    return port_heap_get_top();
+}
+
+bool heaprig_gc_alloc_possible(void) {
+    return gc_alloc_possible();
+}
+
+void *heaprig_gc_alloc(size_t bytes, bool long_lived) {
+    return gc_alloc(bytes, long_lived);
+}
+
+void heaprig_gc_free(void *ptr) {
+    gc_free(ptr);
+}
+
+/* ---- Fallbacks for the optional extras ---------------------------------------------------- */
+/* Weak: a backend that defines its own replaces them at link time. */
+
+__attribute__((weak)) heap_check_result_t heap_check(void) {
+    return (heap_check_result_t){.invariant = NULL, .where = NULL,
+                                 .detail = "not available: the backend has no checker"};
+}
+
+__attribute__((weak)) void heap_walk(heap_walker_t visit, void *context) {
+    (void)visit;
+    (void)context;
+}
+
+__attribute__((weak)) const char *supervisor_heap_take_misuse(void) {
+    return NULL;
+}
