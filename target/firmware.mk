@@ -29,8 +29,8 @@ FW_SOURCES := $(filter-out %_test.c,$(sort $(shell find $(FW_CORE_DIRS) $(FW_BOA
     -name '*.c' 2>/dev/null)))
 FW_OBJECTS := $(patsubst target/%.c,$(FW_BUILD_DIR)/%.o,$(FW_SOURCES))
 # The backend compiled, then with its data gathered into the sections the rig resets.
-FW_BACKEND_OBJECT := $(FW_BUILD_DIR)/backend/backend.o
-FW_BACKEND_LINKED := $(FW_BUILD_DIR)/backend/backend-sections.o
+FW_BACKEND_OBJECT := $(FW_BUILD_DIR)/backend.o
+FW_BACKEND_LINKED := $(FW_BUILD_DIR)/backend-sections.o
 # target/ itself for the core's "vm/gc.h"-style includes; each folder for plain "gc.h".
 FW_INCLUDES := -Itarget -Itarget/include $(addprefix -I,$(FW_CORE_DIRS))
 

@@ -39,11 +39,11 @@ HOST_DEFINES := -DSUPERVISOR_SLOTS=$(SLOTS) -DSUPERVISOR_MOVE_SUPPORT=$(MOVE) -D
 HOST_EXTRA_CFLAGS ?=
 HOST_COMMON_CFLAGS := -std=c11 -Wall -Wextra -g -O1 -m32
 HOST_CFLAGS := $(HOST_COMMON_CFLAGS) -Werror $(HOST_INCLUDES) $(HOST_DEFINES) $(HOST_EXTRA_CFLAGS)
-HOST_BACKEND_CFLAGS := $(HOST_COMMON_CFLAGS) $(BACKEND_WERROR) $(BACKEND_INCLUDES) $(HOST_DEFINES) \
+HOST_BACKEND_CFLAGS := $(HOST_COMMON_CFLAGS) -fdata-sections $(BACKEND_WERROR) $(BACKEND_INCLUDES) $(HOST_DEFINES) \
     $(HOST_EXTRA_CFLAGS) $(BACKEND_CFLAGS)
 # The backend compiled, then with its data gathered into the sections the rig resets.
-HOST_BACKEND_OBJECT := $(HOST_BUILD_DIR)/backend/backend.o
-HOST_BACKEND_LINKED := $(HOST_BUILD_DIR)/backend/backend-sections.o
+HOST_BACKEND_OBJECT := $(HOST_BUILD_DIR)/backend.o
+HOST_BACKEND_LINKED := $(HOST_BUILD_DIR)/backend-sections.o
 # Static, so qemu-i386 needs no 32-bit loader or libraries to run it.
 HOST_LDFLAGS := -m32 -static $(HOST_EXTRA_CFLAGS)
 HOST_HEADERS := $(wildcard target/include/*.h target/include/supervisor/*.h \

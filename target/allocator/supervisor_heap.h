@@ -6,6 +6,7 @@
 #define SUPERVISOR_HEAP_H
 
 #include "heaprig_backend.h"
+#include "heaprig_config.h"
 
 /* Overridable (TLSF style): -Dsupervisor_heap_assert(e)=... replaces the rig's fault report. */
 #ifndef supervisor_heap_assert
