@@ -425,11 +425,9 @@ static void handle_follow_move(block_t *from, block_t *to) {
  */
 static block_t *swap_with_hole_below(block_t *hole, block_t *block) {
     uint32_t hole_length = block_length(hole);
-    block_t *under = hole->next;
     block_t *moved = hole;
     handle_follow_move(block, moved);
-    memmove(moved, block, block_size(block));
-    moved->next = under;
+    memmove(moved, block, block_size(block)); /* its `next` is set again by the next pass */
     block_t *new_hole = block_at(block_end(moved));
     block_init(new_hole, moved, hole_length, false);
     block_to_hole(new_hole);
