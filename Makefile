@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := make qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eab
     gdb-multiarch gcc libc6-dev gcc-multilib qemu-user \
     python3 python3-venv python3-pip python3-setuptools python3-pytest python3-yaml \
     python3-hypothesis python3-pytest-xdist python3-jsonschema python3-ruamel.yaml python3-pil \
-    chromium gcovr
+    chromium gcovr python3-matplotlib
 
 SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv
@@ -21,7 +21,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x -k holes"`.
 PYTEST_ARGS ?=
 
-.PHONY: all run test size deps venv clean help coverage mutants
+.PHONY: all run test size deps venv clean help coverage mutants bench
 all: run
 
 help:
@@ -60,6 +60,7 @@ clean: firmware-clean
 # The firmware variants (target/firmware.mk) and the host build of the same sources (target/host.mk).
 -include target/firmware.mk
 -include target/host.mk
+-include target/bench.mk
 
 # Line and branch coverage of the allocator by the scenarios alone, on instrumented host builds
 # kept under build/coverage (harness/heaprig/coverage_report.py).
@@ -71,3 +72,10 @@ coverage: deps venv
 MUTANTS_ARGS ?=
 mutants: deps venv
 	$(VENV)/bin/python -m heaprig.mutants $(MUTANTS_ARGS)
+
+# Allocator cost in instructions, ours against the baseline backend, plus suite throughput and
+# code sizes: writes build/bench/bench.md and bench.png and prints the table
+# (harness/heaprig/bench.py). `make bench BENCH_ARGS="--quick"` for a coarse sweep.
+BENCH_ARGS ?=
+bench: deps venv
+	$(VENV)/bin/python -m heaprig.bench $(BENCH_ARGS)
