@@ -19,7 +19,7 @@ from helpers import REPO_ROOT, plugin_args
 from heaprig import firmware
 from heaprig.loader import load_scenario, parse_scenario
 from heaprig.pipeline import RunOptions, failure_of, run_scenario
-from heaprig.scenario import Config, Scenario
+from heaprig.scenario import UNSET, Config, Scenario
 
 TREE = REPO_ROOT / "harness" / "tests" / "backends" / "runtime_tree"
 FIXTURE_IN_TREE = Path("supervisor/shared/memory.c")
@@ -146,7 +146,7 @@ def feature_flags(slots: int, move: bool) -> str | None:
 
 def extras_needed(scenario: Scenario) -> list[str]:
     return sorted({key for step in scenario.steps if step.expect is not None
-                   for key in EXTRAS if getattr(step.expect, key) not in (None, False)})
+                   for key in EXTRAS if getattr(step.expect, key) is not UNSET})
 
 
 def hand_written() -> list[Path]:

@@ -133,7 +133,12 @@ static supervisor_allocation_node *find_hole(supervisor_allocation_node *node, s
 }
 
 static supervisor_allocation_node *push(size_t length, bool high) {
-    if (middle_bytes() < sizeof(supervisor_allocation_node) + length) {
+    if (middle_bytes() < sizeof(supervisor_allocation_node) ||
+        middle_bytes() - sizeof(supervisor_allocation_node) < length) {
+        return NULL;
+    }
+    // While a VM runs its heap is the low head and must stay so.
+    if (!high && gc_alloc_possible()) {
         return NULL;
     }
     supervisor_allocation_node *node;
@@ -158,7 +163,7 @@ static supervisor_allocation_node *place(size_t length, bool high, bool movable)
         node = find_hole(high ? low_head : high_head, length);
     }
     if (node == NULL && movable && CIRCUITPY_SUPERVISOR_MOVABLE_ALLOC_COUNT > 0 &&
-        gc_alloc_possible()) {
+        gc_alloc_possible() && length <= SIZE_MAX - sizeof(supervisor_allocation_node)) {
         node = m_malloc_maybe(sizeof(supervisor_allocation_node) + length, true);
         if (node != NULL) {
             node->next = MP_STATE_VM(first_embedded_allocation);
@@ -202,6 +207,9 @@ supervisor_allocation *allocate_remaining_memory(void) {
     }
     size_t length = middle_bytes() - sizeof(supervisor_allocation_node);
     supervisor_allocation_node *node = push(length, false);
+    if (node == NULL) {
+        return NULL;
+    }
     node->length = length;
     allocation->ptr = node->data;
     return allocation;
