@@ -196,7 +196,8 @@ def build(root: Path, variant: Variant, target: str = "qemu",
         return _built[key]
     path = binary_path(root, variant, target, backend)
     command = _make_command(root, MAKE_TARGETS[target], variant, backend)
-    shown = " ".join(["make", *command[4:]])
+    # As a user would type it: the default backend's explicit BACKEND* arguments are noise.
+    shown = " ".join(["make", *(command[4:-3] if backend.is_default else command[4:])])
     lock = root / LOCK_FILE
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("a") as lock_file:
