@@ -20,6 +20,14 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x -k holes"`.
 PYTEST_ARGS ?=
+# The backend to run the scenarios on, given on make's command line (target/BACKENDS.md):
+#   make test BACKEND=path/memory.c [BACKEND_ROOT=dir] [BACKEND_CFLAGS="-DCIRCUITPY_USB_HID=1"]
+# passed to pytest as --heaprig-backend* (paths relative to this folder, as for make).
+make_quote = '$(subst ','\'',$(1))'
+PYTEST_BACKEND_ARGS = \
+    $(if $(filter command line,$(origin BACKEND)),$(call make_quote,--heaprig-backend=$(BACKEND))) \
+    $(if $(filter command line,$(origin BACKEND_ROOT)),$(call make_quote,--heaprig-backend-root=$(BACKEND_ROOT))) \
+    $(if $(filter command line,$(origin BACKEND_CFLAGS)),$(call make_quote,--heaprig-backend-cflags=$(BACKEND_CFLAGS)))
 
 .PHONY: all run test size deps venv clean help coverage mutants bench
 all: run
@@ -47,8 +55,11 @@ $(VENV_STAMP): pyproject.toml | deps
 run: deps venv
 	$(HEAPRIG) run scenarios/demo
 
+# The backend reaches pytest as options only: make would also hand BACKEND* to every make the
+# harness runs (through the environment and MAKEFLAGS), building the wrong allocator there.
 test: deps venv
-	$(PYTEST) $(PYTEST_ARGS)
+	env -u MAKEFLAGS -u MFLAGS -u BACKEND -u BACKEND_ROOT -u BACKEND_CFLAGS \
+	    $(PYTEST) $(PYTEST_ARGS) $(PYTEST_BACKEND_ARGS)
 
 # The allocator's code size on Cortex-M0/M3, with and without move support (harness/heaprig/code_size.py).
 size: deps venv

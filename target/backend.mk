@@ -5,6 +5,8 @@
 #   BACKEND=path/to/file.c               the backend's one source file (default: ours)
 #   BACKEND_ROOT=dir BACKEND=rel/path.c  a file inside a source tree; dir is also searched for
 #                                        includes, after the rig's own headers (target/include)
+#                                        and the runtime compatibility headers (target/compat),
+#                                        so ours shadow the tree's own py/, supervisor/ headers
 #   BACKEND_CFLAGS=...                   extra flags for the backend only (feature macros,
 #                                        -DNDEBUG, -std=gnu11, -Wno-error, ...)
 #
@@ -27,7 +29,9 @@ endif
 # it, warnings shown but not fatal (add -Werror to BACKEND_CFLAGS to be strict).
 BACKEND_IS_DEFAULT := $(if $(strip $(BACKEND_CFLAGS)),,$(filter $(abspath $(BACKEND_DEFAULT)),$(abspath $(BACKEND_SOURCE))))
 BACKEND_WERROR := $(if $(filter $(abspath $(BACKEND_DEFAULT)),$(abspath $(BACKEND_SOURCE))),-Werror)
-BACKEND_INCLUDES := -Itarget/include $(if $(BACKEND_ROOT),-I$(BACKEND_ROOT))
+# target/compat (py/gc.h, <assert.h>, ...) serves code written against the runtime; our own
+# backend includes nothing from it.
+BACKEND_INCLUDES := -Itarget/include -Itarget/compat $(if $(BACKEND_ROOT),-I$(BACKEND_ROOT))
 
 backend_quote = '$(subst ','\'',$(1))'
 BACKEND_KEY := $(abspath $(BACKEND_SOURCE)) $(if $(BACKEND_ROOT),$(abspath $(BACKEND_ROOT))) $(BACKEND_CFLAGS)

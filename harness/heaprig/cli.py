@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--budget", type=int, default=qemu_runner.DEFAULT_BUDGET,
                      metavar="INSTRUCTIONS", help="instruction budget under QEMU")
     run.add_argument("--root", default=None, metavar="DIR", help="the heaprig checkout")
+    # --- backend selection (target/BACKENDS.md) ---
+    run.add_argument("--backend", default=None, metavar="FILE",
+                     help="the allocator source to run on (over any scenario's backend:)")
+    run.add_argument("--backend-root", default=None, metavar="DIR",
+                     help="the source tree holding --backend, also searched for includes")
+    run.add_argument("--backend-cflags", default=None, metavar="FLAGS",
+                     help="extra compiler flags for the backend alone")
     run.add_argument("--keep", default=None, metavar="DIR",
                      help="keep each scenario's events and results files under DIR/<scenario>/")
     run.add_argument("--one-boot-each", action="store_true",
@@ -155,9 +162,16 @@ def _runs(paths: Sequence[Path], options: RunOptions, one_boot_each: bool
 
 
 def _run(paths: Sequence[Path], arguments: argparse.Namespace) -> int:
+    try:
+        backend = firmware.backend_choice(arguments.backend, arguments.backend_root,
+                                          arguments.backend_cflags, Path.cwd(), "--backend")
+    except HeaprigError as error:
+        print(f"heaprig: {error}", file=sys.stderr)
+        return EXIT_ERROR
     options = RunOptions(arguments.target, arguments.timeout, arguments.budget,
                          Path(arguments.root) if arguments.root else None,
-                         Path(arguments.keep).resolve() if arguments.keep else None)
+                         Path(arguments.keep).resolve() if arguments.keep else None,
+                         backend)
     color = use_colour(arguments.color)
     sections: list[str] = []
     failed = errors = 0

@@ -14,7 +14,7 @@ import fcntl
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import FirmwareBuildError, RunError
@@ -34,15 +34,21 @@ TARGETS = tuple(MAKE_TARGETS)
 
 @dataclass(frozen=True)
 class Variant:
-    """A firmware build: handle slots, move support, debug checks."""
+    """A firmware build: handle slots, move support, debug checks, and the backend it links
+    (so that builds, caches and batches of scenarios are told apart by backend too)."""
 
     slots: int
     move: bool
     debug: bool
+    backend: Backend = field(default_factory=lambda: DEFAULT_BACKEND)
 
     @classmethod
-    def of(cls, config: Config) -> Variant:
-        return cls(config.slots, config.move, config.debug)
+    def of(cls, config: Config, backend: Backend | None = None) -> Variant:
+        """The build ``config`` asks for; ``backend`` (the command line's) wins over the
+        scenario's own ``backend:`` section, which wins over the default."""
+        chosen = backend if backend is not None else config.backend
+        return cls(config.slots, config.move, config.debug,
+                   chosen if chosen is not None else DEFAULT_BACKEND)
 
     @property
     def dirname(self) -> str:
@@ -67,18 +73,72 @@ class Backend:
     def is_default(self) -> bool:
         return self.source is None and self.root is None and not self.cflags
 
+    @classmethod
+    def given(cls, source: str | Path | None, root: str | Path | None = None, cflags: str = "",
+              base: Path | None = None) -> Backend:
+        """A backend as a user names it (command line, scenario ``backend:`` section): ``root``
+        relative to ``base`` (default: the working directory), ``source`` relative to ``root``
+        when given, else to ``base``. Made absolute, so that one backend is one build whoever
+        names it and however. ``source`` None: ours (with ``cflags``)."""
+        base = (base if base is not None else Path.cwd()).resolve()
+        tree = (base / root).resolve() if root is not None else None
+        if source is not None and tree is None:
+            source = (base / source).resolve()
+        return cls(Path(source) if source is not None else None, tree, cflags.strip())
+
+    @property
+    def file(self) -> Path | None:
+        """The source file it compiles (None: the default backend)."""
+        if self.source is None:
+            return None
+        return self.root / self.source if self.root is not None else self.source
+
+    def problem(self) -> str | None:
+        """Why this backend cannot be built as named (a missing file or folder), else None."""
+        if self.root is not None and not self.root.is_dir():
+            return f"the source tree {self.root} is not a folder"
+        if self.root is not None and self.source is None:
+            return "a source tree needs the path of the backend's C file inside it"
+        if self.source is not None and self.root is not None and self.source.is_absolute():
+            return f"{self.source} must be a path inside the source tree {self.root}"
+        file = self.file
+        if file is not None and not file.is_file():
+            return f"the backend source {file} does not exist"
+        return None
+
+    def __str__(self) -> str:
+        what = "the default backend" if self.file is None else str(self.file)
+        return what + (f" [{self.cflags}]" if self.cflags else "")
+
     def make_arguments(self) -> list[str]:
-        arguments = []
-        if self.source is not None:
-            arguments.append(f"BACKEND={self.source}")
-        if self.root is not None:
-            arguments.append(f"BACKEND_ROOT={self.root}")
-        if self.cflags:
-            arguments.append(f"BACKEND_CFLAGS={self.cflags}")
-        return arguments
+        """All three always, empty ones too: a BACKEND* in the environment (``make test
+        BACKEND=...`` exports it to pytest and so to every make the harness runs) must not
+        leak into a build that asks for another backend, ours included."""
+        return [f"BACKEND={self.source if self.source is not None else DEFAULT_BACKEND_SOURCE}",
+                f"BACKEND_ROOT={self.root if self.root is not None else ''}",
+                f"BACKEND_CFLAGS={self.cflags}"]
+
+
+DEFAULT_BACKEND_SOURCE = "target/allocator/supervisor_heap.c"
+"""Our allocator, relative to the repository (target/backend.mk's BACKEND_DEFAULT)."""
 
 
 DEFAULT_BACKEND = Backend()
+
+
+def backend_choice(source: str | None, root: str | None, cflags: str | None, base: Path,
+                   option: str) -> Backend | None:
+    """A command line's backend options (``option`` names them in messages) as a Backend, paths
+    relative to ``base``; None when none was given. RunError if it names nothing buildable."""
+    if source is None and root is None and cflags is None:
+        return None
+    if root is not None and source is None:
+        raise RunError(f"{option}-root needs {option} (the C file's path inside the tree)")
+    backend = Backend.given(source, root, cflags or "", base)
+    problem = backend.problem()
+    if problem is not None:
+        raise RunError(f"{option}: {problem}")
+    return backend
 
 
 def repo_root(explicit: str | Path | None = None) -> Path:
@@ -93,9 +153,11 @@ def repo_root(explicit: str | Path | None = None) -> Path:
 
 
 def binary_path(root: Path, variant: Variant, target: str = "qemu",
-                backend: Backend = DEFAULT_BACKEND) -> Path:
+                backend: Backend | None = None) -> Path:
     """Where the build of ``variant`` for ``target`` lands (target/firmware.mk, target/host.mk).
-    Another backend's folder is named by a hash of it, which make computes: make is asked."""
+    Another backend's folder is named by a hash of it, which make computes: make is asked.
+    ``backend`` None: the variant's."""
+    backend = backend if backend is not None else variant.backend
     if not backend.is_default:
         return _make_binary_path(root, variant, target, backend)
     if target == "qemu":
@@ -125,15 +187,17 @@ _built: dict[tuple[Path, str, Variant, Backend], Path] = {}
 
 
 def build(root: Path, variant: Variant, target: str = "qemu",
-          backend: Backend = DEFAULT_BACKEND) -> Path:
-    """Builds (if needed) and returns the binary for ``variant`` linking ``backend``;
-    FirmwareBuildError if make fails or produces nothing."""
+          backend: Backend | None = None) -> Path:
+    """Builds (if needed) and returns the binary for ``variant`` linking ``backend`` (None: the
+    variant's); FirmwareBuildError if make fails or produces nothing."""
+    backend = backend if backend is not None else variant.backend
     key = (root, target, variant, backend)
     if key in _built and _built[key].is_file():
         return _built[key]
     path = binary_path(root, variant, target, backend)
     command = _make_command(root, MAKE_TARGETS[target], variant, backend)
-    shown = " ".join(["make", *command[4:]])
+    # As a user would type it: the default backend's explicit BACKEND* arguments are noise.
+    shown = " ".join(["make", *(command[4:-3] if backend.is_default else command[4:])])
     lock = root / LOCK_FILE
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("a") as lock_file:

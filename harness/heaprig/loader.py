@@ -26,6 +26,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import ScenarioError
+from .firmware import Backend
 from .scenario import (
     ACTIONS,
     CLIENT_ACTIONS,
@@ -313,6 +314,7 @@ def _build(data: dict[str, Any], locations: Locations, step_ends: dict[int, int]
         stack=None if stack == "fixed" else stack,
         budget=raw_config.get("budget"),
         timeout=raw_config.get("timeout"),
+        backend=_build_backend(data.get("backend"), path, context),
     )
     steps = tuple(
         _build_step(index, raw, context, step_ends.get(index))
@@ -328,6 +330,25 @@ def _build(data: dict[str, Any], locations: Locations, step_ends: dict[int, int]
         locations=locations,
         display=display,
     )
+
+
+def _build_backend(raw: dict[str, Any] | None, path: Path, context: _Context) -> Backend | None:
+    """The ``backend:`` section: paths relative to the scenario file, made absolute; a file or
+    folder that is not there is an error at the field that names it."""
+    if raw is None:
+        return None
+    if "root" in raw and Path(raw["path"]).is_absolute():
+        raise context.error("with a root, the path is the C file's place inside the tree "
+                            "(relative to root)", ("backend", "path"))
+    backend = Backend.given(raw["path"], raw.get("root"), raw.get("cflags", ""),
+                            base=path.parent)
+    if backend.root is not None and not backend.root.is_dir():
+        raise context.error(f"the source tree {backend.root} is not a folder",
+                            ("backend", "root"))
+    if backend.file is not None and not backend.file.is_file():
+        raise context.error(f"the backend source {backend.file} does not exist",
+                            ("backend", "path"))
+    return backend
 
 
 def _build_step(index: int, raw: Any, context: _Context, end_line: int | None) -> Step:

@@ -26,13 +26,21 @@ from .scenario import Scenario
 class RunOptions:
     """How to run: ``target`` ``qemu`` or ``host``; ``timeout`` in seconds; ``budget`` in
     instructions (QEMU only); ``root`` the repository (None: found from the package);
-    ``keep`` a directory to copy each run's events/results files into."""
+    ``keep`` a directory to copy each run's events/results files into; ``backend`` the
+    command line's backend, which wins over a scenario's ``backend:`` section (None: no
+    command-line choice)."""
 
     target: str = "qemu"
     timeout: float = qemu_runner.DEFAULT_TIMEOUT
     budget: int = qemu_runner.DEFAULT_BUDGET
     root: Path | None = None
     keep: Path | None = None
+    backend: firmware.Backend | None = None
+
+    def variant_of(self, scenario: Scenario) -> firmware.Variant:
+        """The firmware build ``scenario`` runs on, backend included (the key to build, cache
+        and batch by)."""
+        return firmware.Variant.of(scenario.config, self.backend)
 
     def for_scenario(self, scenario: Scenario) -> RunOptions:
         """These options with the scenario's own limits (``config: {budget, timeout}``)."""
@@ -70,7 +78,7 @@ def run_scenario(scenario: Scenario, options: RunOptions = RunOptions()) -> Scen
     options = options.for_scenario(scenario)
     root = firmware.repo_root(options.root)
     compiled = compile_scenario(scenario)
-    binary = firmware.build(root, firmware.Variant.of(scenario.config), options.target)
+    binary = firmware.build(root, options.variant_of(scenario), options.target)
     keep = options.keep / scenario.path.stem if options.keep else None
     outcome = qemu_runner.run_events(compiled.events, binary, root, options.target,
                                      options.timeout, options.budget, keep_dir=keep)

@@ -16,6 +16,8 @@ Options: ``--heaprig-target=qemu|host``, ``--heaprig-timeout=SECONDS``,
 reported, see :mod:`heaprig.update`; the diffs are printed in a "heaprig update" section),
 ``--heaprig-report=FILE`` (one HTML file with an SVG map of every step, :mod:`heaprig.html_report`),
 ``--heaprig-one-boot-each`` (below).
+``--heaprig-backend=FILE`` [``--heaprig-backend-root=DIR``] [``--heaprig-backend-cflags=FLAGS``]
+(the allocator source to run every scenario on, over any scenario's ``backend:``; target/BACKENDS.md).
 Each scenario is one item, so ``-k``, ``-x``, ``--lf`` and ``-n auto`` (xdist) work as usual;
 ``-k`` also matches the SPEC rules a scenario lists under ``spec:``.
 
@@ -39,7 +41,7 @@ from typing import Any, Iterator
 import pytest
 
 from . import batch, firmware, qemu_runner
-from .errors import ExpectationFailure, HeaprigError, ScenarioError
+from .errors import ExpectationFailure, HeaprigError, RunError, ScenarioError
 from .loader import load_scenario
 from .pipeline import (RunOptions, ScenarioRun, failure_of, needs_update, run_scenario,
                        update_run)
@@ -92,6 +94,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--heaprig-report", default=None, metavar="FILE",
                     help="write one self-contained HTML report (an SVG memory map of every "
                          "step of every scenario that ran) to FILE")
+    # --- backend selection (target/BACKENDS.md) ---
+    group.addoption("--heaprig-backend", default=None, metavar="FILE",
+                    help="run every scenario on this allocator source (a C file; inside "
+                         "--heaprig-backend-root when given), over any scenario's backend:")
+    group.addoption("--heaprig-backend-root", default=None, metavar="DIR",
+                    help="the source tree holding --heaprig-backend, also searched for includes")
+    group.addoption("--heaprig-backend-cflags", default=None, metavar="FLAGS",
+                    help="extra compiler flags for the backend alone (feature macros, -DNDEBUG)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -103,6 +113,10 @@ def pytest_configure(config: pytest.Config) -> None:
         budget=config.getoption("heaprig_budget"),
         root=Path(root) if root else None,
         keep=Path(keep).resolve() if keep else None,
+        backend=backend_option(config.getoption("heaprig_backend"),
+                               config.getoption("heaprig_backend_root"),
+                               config.getoption("heaprig_backend_cflags"),
+                               config.invocation_params.dir),
     )
     report = config.getoption("heaprig_report")
     if report and not hasattr(config, "workerinput"):      # the xdist controller writes it
@@ -223,6 +237,16 @@ class Batches:
                       if other != index and not self._file(other, ".json").is_file()]
             if not any(self._run_locked(other, wait=False) for other in others):
                 self._run_locked(index, wait=True)
+
+
+def backend_option(source: str | None, root: str | None, cflags: str | None,
+                   base: Path) -> firmware.Backend | None:
+    """``--heaprig-backend*`` as a :class:`firmware.Backend` (paths relative to where pytest
+    started), None when none was given; a usage error if it names nothing buildable."""
+    try:
+        return firmware.backend_choice(source, root, cflags, base, "--heaprig-backend")
+    except RunError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 class HtmlReport:

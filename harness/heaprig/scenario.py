@@ -16,7 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
+
+if TYPE_CHECKING:
+    from .firmware import Backend
 
 HEADER_BYTES = 8
 """Bytes of the header in front of every block's data (SPEC §1, 32-bit target)."""
@@ -294,7 +297,8 @@ class Expectation:
 class Config:
     """How the firmware is built and the arena set up. ``stack`` None means a fixed stack.
     ``budget`` (instructions under QEMU) and ``timeout`` (seconds) are this scenario's run
-    limits; None: the command line's."""
+    limits; None: the command line's. ``backend`` is the scenario's ``backend:`` section (paths
+    made absolute), None: the default backend; the command line's wins over it."""
 
     arena: int
     slots: int = 8
@@ -303,6 +307,7 @@ class Config:
     stack: int | None = None
     budget: int | None = None
     timeout: float | None = None
+    backend: Backend | None = None
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ BAD_SCENARIOS = [
      "bad.yaml:1:1: a scenario is a mapping with config and steps, got a list"),
     ("unknown-top-level-key",
      "config:\n  arena: 1024\ncolour: red\nsteps:\n  - vm_start\n",
-     "bad.yaml:3:1: colour: unknown key 'colour' (allowed here: name, about, spec, config, steps)"),
+     "bad.yaml:3:1: colour: unknown key 'colour' (allowed here: name, about, spec, config, backend, "
+     "steps)"),
     ("missing-config",
      "steps:\n  - vm_start\n",
      "bad.yaml:1:1: missing required key 'config'"),

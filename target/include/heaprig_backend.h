@@ -73,7 +73,8 @@ void heaprig_backend_reset(void);
 /* ==== Optional extras ========================================================================
  * A backend may also provide these (the default one does). The rig defines weak fallbacks
  * (target/rig/backend.c) so that a backend without them links and runs: the checker then finds
- * nothing and says so (invariant NULL, detail "not available"), the walker visits nothing, and
+ * nothing and says so (invariant NULL, detail "not available"), the walker is the rig's own,
+ * reading the SPEC §1 block layout from the handles it knows (target/rig/layout_walk.h), and
  * no misuse is ever reported. */
 
 /* Bytes of the header in front of every block's data: a link and a length word, 8 on the 32-bit

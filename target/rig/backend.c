@@ -16,6 +16,7 @@
 #include "heaprig_backend.h"
 #include "heaprig_config.h"
 #include "gc_api.h"
+#include "rig/layout_walk.h"
 #include "supervisor/port.h"
 
 extern char __start_heaprig_backend_data[], __stop_heaprig_backend_data[];
@@ -85,9 +86,10 @@ __attribute__((weak)) heap_check_result_t heap_check(void) {
                                  .detail = "not available: the backend has no checker"};
 }
 
+/* No walker of its own: the rig walks the SPEC §1 block layout itself (layout_walk.c), so maps
+ * still show a foreign backend's heap. */
 __attribute__((weak)) void heap_walk(heap_walker_t visit, void *context) {
-    (void)visit;
-    (void)context;
+    heaprig_layout_walk(visit, context);
 }
 
 __attribute__((weak)) const char *supervisor_heap_take_misuse(void) {

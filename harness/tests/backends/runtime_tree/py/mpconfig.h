@@ -1,0 +1,3 @@
+/* A decoy: the runtime's own py/mpconfig.h in a source tree handed to the rig. The rig's compat headers
+ * (target/compat) come first in the backend's include path, so this file must never be read. */
+#error "the runtime's py/mpconfig.h was used: target/compat must shadow it (BACKEND_INCLUDES)"
