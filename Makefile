@@ -21,7 +21,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x -k holes"`.
 PYTEST_ARGS ?=
 
-.PHONY: all run test size deps venv clean help coverage mutants
+.PHONY: all run test size deps venv clean help coverage mutants fuzz
 all: run
 
 help:
@@ -71,3 +71,19 @@ coverage: deps venv
 MUTANTS_ARGS ?=
 mutants: deps venv
 	$(VENV)/bin/python -m heaprig.mutants $(MUTANTS_ARGS)
+
+# Differential fuzzing (harness/heaprig/differential.py): random scenarios through the reference
+# model, the QEMU firmware and the host build, compared after every event; each kind of
+# difference is shrunk and written as a scenario under FUZZ_OUT. `make fuzz FUZZ_SECONDS=600`,
+# `make fuzz FUZZ_COUNT=20000 FUZZ_SEED=7 FUZZ_TARGET=host`; FUZZ_ARGS takes the command's other
+# options (`--variant s3-m1-d1`, `--events 200`, `--shrink 5`). Without FUZZ_SEED, a new seed.
+FUZZ_COUNT ?=
+FUZZ_SECONDS ?=
+FUZZ_SEED ?=
+FUZZ_TARGET ?= both
+FUZZ_OUT ?= build/fuzz
+FUZZ_ARGS ?=
+fuzz: deps venv
+	$(VENV)/bin/python -m heaprig.differential --target $(FUZZ_TARGET) --out $(FUZZ_OUT) \
+	    $(if $(FUZZ_COUNT),--count $(FUZZ_COUNT)) $(if $(FUZZ_SECONDS),--seconds $(FUZZ_SECONDS)) \
+	    $(if $(FUZZ_SEED),--seed $(FUZZ_SEED)) $(FUZZ_ARGS)
