@@ -15,8 +15,8 @@ ready to be committed under scenarios/ once the verdict is in. Its path is print
 ``--replay`` turns an event stream someone else made (a crash input of the native fuzzer, a
 stream written by hand) into scenarios the same way: the model checks it (an invalid stream is
 reported with its event number), the firmware runs it as given and then in scenario form (one
-scenario per ``reset``), and each scenario is shrunk if it differs or crashes the firmware and
-written out either way.
+scenario per ``reset``); each scenario that differs or crashes the firmware is shrunk and
+written out, or, if none does, every one is written as it is.
 
 The firmware side is any :data:`Runner`; :func:`firmware_runner` is the real one (QEMU or the
 host build, through qemu_runner.py), and tests can pass a deliberately broken model instead.
@@ -754,8 +754,9 @@ def convert_stream(text: str | bytes, path: Path, build: Build) -> ConvertedStre
                          for token in tokens)
         if tokens[0] == "end":
             break
-        if tokens[0] in ("build", "checking", "snapshots", "stack") and (
-                tokens[0] != "stack" or not scenarios):
+        setup = tokens[0] in ("build", "checking", "snapshots") or (
+            tokens[0] == "stack" and not scenarios)
+        if setup:
             if tokens[0] in ("checking", "snapshots") and tokens[1] == "off":
                 notes.append(f"event {number} ({event}) left out: a scenario runs with "
                              f"{tokens[0]} on")
