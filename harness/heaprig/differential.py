@@ -86,6 +86,8 @@ SHRINK_ROUNDS = 300
 PRELUDE_EVENTS = len(prelude(Build())) - 1
 """Events before the first scenario of a batch (the header is no event)."""
 DEFAULT_OUT = Path("build") / "fuzz"
+EXIT_INTERRUPTED = 130
+"""The shell's status for a command stopped by Ctrl-C (128 + SIGINT)."""
 REPLAY_BUILD = Build()
 """The variant a replayed stream runs on when it has no ``build`` event and no ``--variant``."""
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../../harness/heaprig/scenario.schema.json"
@@ -873,6 +875,8 @@ class Summary:
     events: int = 0
     seconds: float = 0.0
     differences: list[Difference] = field(default_factory=list)
+    interrupted: bool = False
+    """Stopped by Ctrl-C: the figures are those of the batches that finished."""
 
 
 def run_differential(seed: int, count: int | None, runners: dict[str, Runner],
@@ -897,7 +901,11 @@ def run_differential(seed: int, count: int | None, runners: dict[str, Runner],
         size = batch if count is None else min(batch, first_index + count - first)
         build = build_of(variants[number % len(variants)])
         cases = generate_cases(seed, size, build, first, events)
-        found = check_cases(cases, runners)
+        try:
+            found = check_cases(cases, runners)
+        except KeyboardInterrupt:  # what ran so far is still worth reporting
+            summary.interrupted = True
+            break
         summary.differences.extend(found)
         summary.scenarios += len(cases)
         summary.events += sum(len(case.events) for case in cases)
@@ -1025,10 +1033,13 @@ def _run(options: argparse.Namespace, runners: dict[str, Runner],
                                seconds=options.seconds)
     written = _write_differences(summary, runners, out_dir, options.shrink)
     print(f"\n{summary.scenarios} scenarios, {summary.events} events, seed {seed}, "
-          f"{summary.seconds:.1f} s: {len(summary.differences)} differing")
+          f"{summary.seconds:.1f} s: {len(summary.differences)} differing"
+          + (" (interrupted)" if summary.interrupted else ""))
     for scenario in written:
         print(f"written: {scenario.path}")
-    return 1 if summary.differences else 0
+    if summary.differences:
+        return 1
+    return EXIT_INTERRUPTED if summary.interrupted else 0
 
 
 if __name__ == "__main__":

@@ -112,8 +112,9 @@ def situations(build: Build, events: list[str]) -> set[str]:
             found.add("MemoryError")
         if action == "collect" and own["freed"]:
             found.add("collect freed")
-        if action == "alloc_remaining" and own["at"] is not None:
-            found.add("alloc_remaining")
+        if action == "alloc_remaining":
+            found.add("alloc_remaining during a run" if vm_running else
+                      "alloc_remaining" if own["at"] is not None else "alloc_remaining refused")
         if action == "stack":
             found.add("stack resize")
         if action == "from_ptr" and own["found"] is not None:
@@ -177,7 +178,8 @@ def test_generator_reaches_every_situation_it_aims_at() -> None:
                       "alloc during a run", "fixed alloc during a run", "alloc between runs",
                       "alloc embedded", "vm_start", "vm_start without room", "stack resize",
                       "move compact", "move promote", "promoted into a hole", "callback handle",
-                      "misuse", "alloc_remaining"):
+                      "misuse", "alloc_remaining", "alloc_remaining refused",
+                      "alloc_remaining during a run"):
         assert seen[situation] > 0, f"no generated scenario reaches {situation!r}: {seen}"
     # the common ones are common
     for situation in ("five VM runs or more", "slots full", "holes of equal size",
@@ -348,6 +350,19 @@ def test_a_timed_run_keeps_starting_batches_until_the_time_is_up() -> None:
     assert summary.scenarios == 6
     with pytest.raises(ValueError):
         run_differential(3, None, {"model": model_runner})
+
+
+def test_an_interrupted_run_reports_the_batches_that_finished() -> None:
+    calls = itertools.count()
+
+    def interrupted_at_the_third_batch(text: str, build: Build) -> FirmwareRun:
+        if next(calls) == 2:
+            raise KeyboardInterrupt
+        return broken_runner(text, build)
+
+    summary = run_differential(3, 100, {"fake": interrupted_at_the_third_batch}, batch=10)
+    assert summary.interrupted and summary.scenarios == 20
+    assert {difference.case.index for difference in summary.differences} <= set(range(20))
 
 
 def test_command_line_writes_scenarios(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
