@@ -810,9 +810,10 @@ def _as_given(target: str, run: FirmwareRun, model: ModelRun) -> str | None:
 def replay(path: Path, runners: dict[str, Runner], out_dir: Path, default_build: Build,
            say: Callable[[str], None], rounds: int = SHRINK_ROUNDS) -> int:
     """``--replay``: the stream at ``path`` through the model and every runner, as given and
-    as scenarios; each scenario shrunk if it differs, and written to ``out_dir`` either way.
-    Returns the exit status: 0 no difference, 1 a difference; HeaprigError if the stream
-    cannot be used."""
+    as scenarios; each scenario that differs is shrunk and written to ``out_dir`` — or, if
+    none differs, every scenario is written as it is (a crash input that these builds survive
+    still becomes a regression scenario). Returns the exit status: 0 no difference, 1 a
+    difference; HeaprigError if the stream cannot be used."""
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -853,6 +854,8 @@ def replay(path: Path, runners: dict[str, Runner], out_dir: Path, default_build:
             written = write_scenario(shrunk.case, out_dir, shrunk, len(case.events), runners)
             say(f"  shrunk to {len(shrunk.case.events)} events; scenario ({written.verdict()}): "
                 f"{written.path}")
+        elif differences:
+            say(f"{case.title}: no difference (not written: others differ)")
         else:
             written = write_scenario(case, out_dir, None, None, runners)
             say(f"{case.title}: no difference; scenario ({written.verdict()}): {written.path}")
