@@ -29,7 +29,7 @@ PYTEST_BACKEND_ARGS = \
     $(if $(filter command line,$(origin BACKEND_ROOT)),$(call make_quote,--heaprig-backend-root=$(BACKEND_ROOT))) \
     $(if $(filter command line,$(origin BACKEND_CFLAGS)),$(call make_quote,--heaprig-backend-cflags=$(BACKEND_CFLAGS)))
 
-.PHONY: all run test size deps venv clean help coverage mutants bench
+.PHONY: all run test size deps venv clean help coverage mutants bench fuzz
 all: run
 
 help:
@@ -90,3 +90,19 @@ mutants: deps venv
 BENCH_ARGS ?=
 bench: deps venv
 	$(VENV)/bin/python -m heaprig.bench $(BENCH_ARGS)
+
+# Differential fuzzing (harness/heaprig/differential.py): random scenarios through the reference
+# model, the QEMU firmware and the host build, compared after every event; each kind of
+# difference is shrunk and written as a scenario under FUZZ_OUT. `make fuzz FUZZ_SECONDS=600`,
+# `make fuzz FUZZ_COUNT=20000 FUZZ_SEED=7 FUZZ_TARGET=host`; FUZZ_ARGS takes the command's other
+# options (`--variant s3-m1-d1`, `--events 200`, `--shrink 5`). Without FUZZ_SEED, a new seed.
+FUZZ_COUNT ?=
+FUZZ_SECONDS ?=
+FUZZ_SEED ?=
+FUZZ_TARGET ?= both
+FUZZ_OUT ?= build/fuzz
+FUZZ_ARGS ?=
+fuzz: deps venv
+	$(VENV)/bin/python -m heaprig.differential --target $(FUZZ_TARGET) --out $(FUZZ_OUT) \
+	    $(if $(FUZZ_COUNT),--count $(FUZZ_COUNT)) $(if $(FUZZ_SECONDS),--seconds $(FUZZ_SECONDS)) \
+	    $(if $(FUZZ_SEED),--seed $(FUZZ_SEED)) $(FUZZ_ARGS)

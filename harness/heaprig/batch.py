@@ -77,7 +77,7 @@ class Job:
 
     @property
     def variant(self) -> firmware.Variant:
-        return firmware.Variant.of(self.scenario.config)
+        return self.options.variant_of(self.scenario)
 
     @property
     def group(self) -> tuple[firmware.Variant, str, Path | None]:

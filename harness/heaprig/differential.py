@@ -1,6 +1,7 @@
 """Differential runs: random event streams through the reference model and the firmware.
 
-    python -m heaprig.differential --count 1000 --seed 1 [--target qemu|host|both]
+    python -m heaprig.differential [--count N | --seconds S] [--seed N] [--target qemu|host|both]
+    python -m heaprig.differential --replay FILE [--out DIR]
 
 Scenarios (stream_generator.py) are run in large batches, one firmware boot per batch and per
 build variant, with a map after every event; the firmware's result lines are compared with the
@@ -8,7 +9,14 @@ model's, scenario by scenario, line by line. A scenario whose lines differ is a 
 it is shrunk (events dropped while the same kind of difference persists, the stream kept valid
 by replaying it through the model and leaving out whatever the model would now refuse) and
 written out as a scenario YAML file (scenarios/FORMAT.md) whose expectations are the model's,
-ready to be committed under scenarios/ once the verdict is in. Its path is printed.
+ready to be committed under scenarios/ once the verdict is in. Its path is printed. With
+``--seconds`` batches keep coming until the time is up (the batch under way is finished).
+
+``--replay`` turns an event stream someone else made (a crash input of the native fuzzer, a
+stream written by hand) into scenarios the same way: the model checks it (an invalid stream is
+reported with its event number), the firmware runs it as given and then in scenario form (one
+scenario per ``reset``); each scenario that differs or crashes the firmware is shrunk and
+written out, or, if none does, every one is written as it is.
 
 The firmware side is any :data:`Runner`; :func:`firmware_runner` is the real one (QEMU or the
 host build, through qemu_runner.py), and tests can pass a deliberately broken model instead.
@@ -18,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import dataclasses
 import functools
 import json
+import random
 import re
 import sys
 import time
@@ -33,7 +43,15 @@ from .compare import compare
 from .compiler import compile_scenario
 from .errors import HeaprigError
 from .loader import load_scenario
-from .reference_model import Build, ModelRun, ReferenceModel, Result, run_stream
+from .reference_model import (
+    EXIT_PROTOCOL_ERROR,
+    Build,
+    ModelRun,
+    ReferenceModel,
+    Result,
+    run_stream,
+    split_lines,
+)
 from .results import RegionRecord, parse_results
 from .scenario import Callback, Move, Region
 from .stream_generator import (
@@ -54,12 +72,24 @@ VARIANTS = (
 )
 """Build variants the batches cycle through (those the committed scenarios use)."""
 BATCH_SCENARIOS = 250
-BATCH_TIMEOUT = 300.0
-"""Seconds one batch may take on the firmware."""
+DEFAULT_COUNT = 1000
+"""Scenarios of a run given neither ``--count`` nor ``--seconds``."""
+BUDGET_PER_EVENT = 1_000_000
+"""Instructions a stream may spend per event under QEMU: about twenty times what an event costs
+on average (a map and the invariant checker after each), so that only a hang runs it out and
+the firmware then reports a ``budget`` fault instead of being killed by the clock."""
+TIMEOUT_BASE = 60.0
+TIMEOUT_PER_EVENT = 0.01
+"""Wall-clock limit of one firmware run: seconds, plus seconds per line of the stream (the host
+build has no instruction budget, so this is what stops a hang there)."""
 SHRINK_ROUNDS = 300
 PRELUDE_EVENTS = len(prelude(Build())) - 1
 """Events before the first scenario of a batch (the header is no event)."""
-DEFAULT_OUT = Path("build") / "differential"
+DEFAULT_OUT = Path("build") / "fuzz"
+EXIT_INTERRUPTED = 130
+"""The shell's status for a command stopped by Ctrl-C (128 + SIGINT)."""
+REPLAY_BUILD = Build()
+"""The variant a replayed stream runs on when it has no ``build`` event and no ``--variant``."""
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../../harness/heaprig/scenario.schema.json"
 
 
@@ -110,16 +140,19 @@ def parse_result_lines(text: str) -> list[Result]:
     return lines
 
 
-def firmware_runner(target: str, root: Path | None = None,
-                    timeout: float = BATCH_TIMEOUT) -> Runner:
+def firmware_runner(target: str, root: Path | None = None) -> Runner:
     """Runs streams on the real firmware (``qemu``) or the host build (``host``), building the
-    variant first if needed (``make`` under the harness's build lock)."""
+    variant first if needed (``make`` under the harness's build lock). The limits grow with the
+    stream: :data:`BUDGET_PER_EVENT`, :data:`TIMEOUT_BASE` and :data:`TIMEOUT_PER_EVENT`."""
     checkout = firmware.repo_root(root)
 
     def run(text: str, build: Build) -> FirmwareRun:
         variant = firmware.Variant(build.slots, build.move, build.debug)
         binary = firmware.build(checkout, variant, target)
-        outcome = qemu_runner.run_events(text, binary, checkout, target, timeout, budget=0)
+        lines = text.count("\n") + 1
+        budget = max(qemu_runner.DEFAULT_BUDGET, BUDGET_PER_EVENT * lines)
+        timeout = TIMEOUT_BASE + TIMEOUT_PER_EVENT * lines
+        outcome = qemu_runner.run_events(text, binary, checkout, target, timeout, budget)
         return FirmwareRun(outcome.results, outcome.exit_code, outcome.output)
 
     return run
@@ -130,7 +163,7 @@ def firmware_runner(target: str, root: Path | None = None,
 
 @dataclass(frozen=True)
 class Case:
-    """One generated scenario: where it comes from and its events (the first is ``reset``)."""
+    """One scenario: where it comes from and its events (the first is ``reset``)."""
 
     seed: int
     index: int
@@ -138,6 +171,10 @@ class Case:
     events: tuple[str, ...]
     origin: str = ""
     """What to call it in reports when it was not generated (e.g. a scenario file)."""
+    origin_command: str = ""
+    """The command that makes it again when it was not generated (e.g. ``--replay FILE``)."""
+    stem: str = ""
+    """The written scenario's file name without the variant, when it was not generated."""
 
     @property
     def variant(self) -> str:
@@ -149,9 +186,16 @@ class Case:
 
     @property
     def command(self) -> str:
-        """The command line that runs this generated case alone."""
+        """The command line that runs this case alone."""
+        if self.origin:
+            return self.origin_command
         return (f"python -m heaprig.differential --seed {self.seed} --first {self.index} "
                 f"--count 1 --variant {self.variant}")
+
+    @property
+    def file_name(self) -> str:
+        stem = self.stem or f"differential_seed{self.seed}_scenario{self.index}"
+        return f"{stem}_{self.variant}.yaml"
 
 
 def generate_cases(seed: int, count: int, build: Build, first: int = 0,
@@ -294,6 +338,15 @@ def _differences(cases: Sequence[Case], target: str, runner: Runner, model: Mode
         reached = max((index for index, part in enumerate(firmware_parts[:-1]) if part),
                       default=-1)
         stopped = reached if reached >= 0 and found[reached] is not None else reached + 1
+        if stopped == len(remaining):
+            # Every case agrees, yet the run did not end as the model's does (no `end` line,
+            # or a non-zero exit after it): the last case is the one that broke the firmware.
+            last = len(remaining) - 1
+            end = next((line for line in firmware_parts[-1] if line.get("op") == "end"), None)
+            differences.append(Difference(
+                remaining[last], target, None, len(model_parts[last]), model.lines[-1], end,
+                tuple(model_parts[last]), tuple(firmware_parts[last]), run.exit_code))
+            break
         differences.extend(difference for difference in found[:stopped + 1]
                            if difference is not None)
         remaining = remaining[stopped + 1:]
@@ -395,8 +448,7 @@ def repair(events: Iterable[str], build: Build) -> tuple[str, ...]:
 def _first_with(candidates: list[tuple[str, ...]], template: Case, runner: Runner, target: str,
                 signature: tuple[Any, ...]) -> int | None:
     """Index of the first candidate that still shows the same kind of difference."""
-    cases = [Case(template.seed, template.index, template.build, events, template.origin)
-             for events in candidates]
+    cases = [dataclasses.replace(template, events=events) for events in candidates]
     for difference in check_cases(cases, {target: runner}):
         if difference.signature == signature:
             return cases.index(difference.case)
@@ -432,7 +484,7 @@ def shrink(difference: Difference, runner: Runner,
             break
         else:
             chunks = min(chunks * 2, len(body))
-    final = Case(case.seed, case.index, case.build, events, case.origin)
+    final = dataclasses.replace(case, events=events)
     for found_difference in check_cases([final], {target: runner}):
         if found_difference.signature == signature:
             return found_difference
@@ -530,28 +582,47 @@ def model_expectations(case: Case, mismatch_step: int | None) -> dict[int, list[
     return expectations
 
 
-def scenario_yaml(difference: Difference, steps: Sequence[str],
-                  expectations: dict[int, list[str]], original_events: int) -> str:
-    """The scenario file's text (FORMAT.md)."""
-    case = difference.case
+def _about(case: Case, difference: Difference | None, original_events: int | None,
+           targets: Sequence[str]) -> list[str]:
+    """The ``about:`` text: where the scenario comes from and what differed."""
+    how = ("Found by the differential run" if not case.origin
+           else "Converted from an event stream by the differential tool")
+    size = (f"shrunk from {original_events} to {len(case.events)} events"
+            if original_events is not None and original_events != len(case.events)
+            else f"{len(case.events)} events")
+    lines = [f"{how} ({case.title}, {size}):", f"  {case.command}"]
+    if difference is None:
+        lines += [f"The firmware ({', '.join(targets) or 'not run'}) agreed with the reference "
+                  "model (harness/heaprig/reference_model.py) on every event.",
+                  "Every expectation here is the model's: check them against the SPEC before "
+                  "committing this under scenarios/."]
+        return lines
+    if difference.event is None:
+        where = "After its last step"
+    elif difference.event == 0:
+        where = "At its reset (the config)"
+    else:
+        where = f"At steps[{difference.event - 1}]"
+    lines += [f"{where} the {difference.target} firmware differs from the reference model "
+              "(harness/heaprig/reference_model.py):",
+              f"  model:    {_json(difference.model)}",
+              f"  firmware: {_json(difference.firmware)}"]
+    if difference.exit_code not in (0, None) or difference.firmware is None:
+        lines.append(f"  firmware exit status: {difference.exit_code}")
+    lines += ["Every expectation here is the model's: decide from the SPEC which side is wrong "
+              "before", "committing this under scenarios/."]
+    return lines
+
+
+def scenario_yaml(case: Case, expectations: dict[int, list[str]], about: Sequence[str]) -> str:
+    """The scenario file's text (FORMAT.md): the case's reset as the config, one step for each
+    of its other events."""
     build = case.build
     reset = case.events[0].split()
-    stack = reset[2]
-    mismatch = (f"steps[{difference.event - 1}]" if difference.event else "its end")
-    about = [
-        f"Found by the differential run ({case.title}, shrunk from {original_events} to "
-        f"{len(case.events)} events):",
-        f"  {case.command}" if not case.origin else f"  {case.origin}",
-        f"At {mismatch} the {difference.target} firmware differs from the reference model "
-        "(harness/heaprig/reference_model.py):",
-        f"  model:    {_json(difference.model)}",
-        f"  firmware: {_json(difference.firmware)}",
-        "Every expectation here is the model's: decide from the SPEC which side is wrong before",
-        "committing this under scenarios/.",
-    ]
+    title = case.title if case.origin else f"differential {case.title}"
     text = [
         SCHEMA_COMMENT,
-        f"name: differential seed {case.seed} scenario {case.index} ({case.variant})",
+        f"name: {json.dumps(f'{title} ({case.variant})')}",
         "about: |",
         *[f"  {line}" for line in about],
         "config:",
@@ -559,10 +630,10 @@ def scenario_yaml(difference: Difference, steps: Sequence[str],
         f"  slots: {build.slots}",
         f"  move: {'true' if build.move else 'false'}",
         f"  debug: {'true' if build.debug else 'false'}",
-        f"  stack: {stack}",
+        f"  stack: {reset[2]}",
         "steps:",
     ]
-    for index, line in enumerate(steps):
+    for index, line in enumerate(case.events[1:]):
         head, params = _step_text(line)
         expect = expectations.get(index, [])
         if not params and not expect:
@@ -579,21 +650,33 @@ def scenario_yaml(difference: Difference, steps: Sequence[str],
 @dataclass(frozen=True)
 class WrittenScenario:
     path: Path
-    firmware_fails: bool | None
-    """Whether the firmware fails the scenario as written (None: not run)."""
+    fails_on: dict[str, bool]
+    """Per target it was run on: whether that firmware fails the scenario as written."""
+
+    def verdict(self) -> str:
+        """``fails on qemu, passes on host`` (or ``not run``)."""
+        if not self.fails_on:
+            return "not run"
+        return ", ".join(f"{'fails' if fails else 'passes'} on {target}"
+                         for target, fails in self.fails_on.items())
 
 
-def write_scenario(difference: Difference, out_dir: Path, original_events: int,
-                   runner: Runner | None = None) -> WrittenScenario:
-    """Writes the (shrunk) case as a scenario whose expectations are the model's. Checks that
-    it loads and that the model meets every expectation of it as compiled by the harness;
-    with a runner, also whether the firmware fails it (it should: that is the difference)."""
-    case = difference.case
+def write_scenario(case: Case, out_dir: Path, difference: Difference | None = None,
+                   original_events: int | None = None,
+                   runners: dict[str, Runner] | None = None) -> WrittenScenario:
+    """Writes ``case`` as a scenario whose expectations are the model's (a map at the step of
+    the ``difference``, if any, and at the last step). Checks that it loads and that the model
+    meets every expectation of it as compiled by the harness; runs it on each of ``runners``
+    to tell whether that firmware fails it (where it differed, it should)."""
+    if len(case.events) == 1:  # a scenario has a step at least; a `map` changes nothing
+        case = dataclasses.replace(case, events=(*case.events, "map"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"differential_seed{case.seed}_scenario{case.index}_{case.variant}.yaml"
-    mismatch_step = difference.event - 1 if difference.event else None
+    path = out_dir / case.file_name
+    mismatch_step = (difference.event - 1
+                     if difference is not None and difference.event else None)
     expectations = model_expectations(case, mismatch_step)
-    path.write_text(scenario_yaml(difference, case.events[1:], expectations, original_events))
+    about = _about(case, difference, original_events, list(runners or {}))
+    path.write_text(scenario_yaml(case, expectations, about))
     scenario = load_scenario(path)
     compiled = compile_scenario(scenario)
     model_text = "\n".join(json.dumps(line) for line in
@@ -601,16 +684,192 @@ def write_scenario(difference: Difference, out_dir: Path, original_events: int,
     problems = compare(scenario, compiled, parse_results(model_text, source="the model"))
     if problems:
         raise HeaprigError(f"{path}: the model does not meet its own expectations: {problems}")
-    firmware_fails = None
-    if runner is not None:
+    fails_on: dict[str, bool] = {}
+    for target, runner in (runners or {}).items():
         run = runner(compiled.events, case.build)
         text = "\n".join(json.dumps(line) for line in run.lines if line.get("op") != "?")
         results = parse_results(text + "\n", source="the firmware", partial_ok=True)
-        firmware_fails = bool(compare(scenario, compiled, results))
-    return WrittenScenario(path, firmware_fails)
+        fails_on[target] = bool(compare(scenario, compiled, results))
+    return WrittenScenario(path, fails_on)
+
+
+# --- replaying a stream ------------------------------------------------------------------------
+
+
+BUILD_EVENT = re.compile(r"build +([0-9]{1,10}) +([01]) +([01]) *")
+NUMBER = re.compile(r"[0-9]+")
+
+
+def stream_build(lines: Iterable[str], default: Build) -> Build:
+    """The variant named by the stream's first well-formed ``build`` event, else ``default``
+    (a later one that differs is the model's protocol error to report)."""
+    for line in lines:
+        match = BUILD_EVENT.fullmatch(line.rstrip("\r").strip(" "))
+        if match:
+            return Build(int(match[1]), match[2] == "1", match[3] == "1")
+    return default
+
+
+@dataclass(frozen=True)
+class ConvertedStream:
+    """A valid event stream as scenarios: one case per ``reset``, and what the conversion had
+    to change to say it in the scenario format."""
+
+    cases: tuple[Case, ...]
+    notes: tuple[str, ...]
+
+
+def _scenario_gap(model: ReferenceModel, tokens: list[str]) -> tuple[str, str] | None:
+    """The event a scenario needs before this one, and why: FORMAT.md allows an allocation
+    only of a freed name and an ``obj_alloc`` only of a dropped one, while the protocol also
+    lets a client allocate over a NULL result and an object id be reused after a MemoryError."""
+    name, arguments = tokens[0], tokens[1:]
+    if name in ("alloc", "alloc_remaining") and model.client_holds(int(arguments[0])):
+        client = int(arguments[0])
+        return (f"free {client}", f"client {client} allocates again over a NULL result: a "
+                "scenario frees it first (free_memory(NULL), R7)")
+    if name == "obj_alloc" and model.object_held(int(arguments[0])):
+        obj = int(arguments[0])
+        return (f"obj_drop {obj}", f"object {obj} is allocated again after a MemoryError: a "
+                "scenario drops it first")
+    return None
+
+
+def convert_stream(text: str | bytes, path: Path, build: Build) -> ConvertedStream:
+    """A stream the model accepts (check with :func:`run_stream` first) → its scenarios. Set-up
+    events (``build``, ``checking``, ``snapshots``, a ``stack`` before the first reset, which
+    the reset overrides) are not steps: every scenario runs with checking and a map after every
+    event. Numbers lose leading zeros; ``end`` ends the last scenario."""
+    model = ReferenceModel(build)
+    scenarios: list[list[str]] = []
+    notes: list[str] = []
+    number = 0  # the stream's own number of the event at hand (added events do not count)
+    for line in split_lines(text):
+        tokens = [token for token in line.rstrip("\r").split(" ") if token]
+        if not tokens or tokens[0].startswith("#"):
+            continue
+        if not model.header_read:
+            model.feed_line(line)
+            continue
+        number += 1
+        event = " ".join(str(int(token)) if NUMBER.fullmatch(token) else token
+                         for token in tokens)
+        if tokens[0] == "end":
+            break
+        setup = tokens[0] in ("build", "checking", "snapshots") or (
+            tokens[0] == "stack" and not scenarios)
+        if setup:
+            if tokens[0] in ("checking", "snapshots") and tokens[1] == "off":
+                notes.append(f"event {number} ({event}) left out: a scenario runs with "
+                             f"{tokens[0]} on")
+            model.feed_line(event)
+            continue
+        if tokens[0] == "reset":
+            scenarios.append([])
+        else:
+            gap = _scenario_gap(model, tokens)
+            if gap is not None:
+                model.feed_line(gap[0])
+                scenarios[-1].append(gap[0])
+                notes.append(f"`{gap[0]}` added before event {number} ({event}): {gap[1]}")
+        model.feed_line(event)
+        scenarios[-1].append(event)
+    slug = re.sub(r"[^a-z0-9]+", "_", path.stem.lower()).strip("_") or "stream"
+    cases = tuple(
+        Case(0, index, build, tuple(events),
+             origin=f"{path.name}, scenario {index + 1} of {len(scenarios)}",
+             origin_command=f"python -m heaprig.differential --replay {path}",
+             stem=f"replay_{slug}_{index + 1}")
+        for index, events in enumerate(scenarios))
+    for case in cases:
+        if repair(case.events, build) != case.events:
+            raise HeaprigError(f"converting the stream left an event a scenario cannot say "
+                               f"({case.title}): a bug of the converter", path)
+    return ConvertedStream(cases, tuple(notes))
+
+
+def _run_all(text: str, build: Build, runners: dict[str, Runner]) -> dict[str, FirmwareRun]:
+    with ThreadPoolExecutor(max_workers=len(runners)) as pool:
+        futures = {target: pool.submit(runner, text, build) for target, runner in runners.items()}
+        return {target: future.result() for target, future in futures.items()}
+
+
+def _as_given(target: str, run: FirmwareRun, model: ModelRun) -> str | None:
+    """How the firmware's run of the whole stream differs from the model's, or None."""
+    if run.lines == model.lines and run.exit_code == model.exit_code:
+        return None
+    position = next((index for index, (a, b) in enumerate(zip(model.lines, run.lines))
+                     if a != b), min(len(model.lines), len(run.lines)))
+    expected = model.lines[position] if position < len(model.lines) else None
+    got = run.lines[position] if position < len(run.lines) else None
+    return (f"the {target} firmware differs from the model at result line {position} "
+            f"(exit {run.exit_code}, model {model.exit_code}):\n"
+            f"  model:    {_json(expected)}\n  firmware: {_json(got)}")
+
+
+def replay(path: Path, runners: dict[str, Runner], out_dir: Path, default_build: Build,
+           say: Callable[[str], None], rounds: int = SHRINK_ROUNDS) -> int:
+    """``--replay``: the stream at ``path`` through the model and every runner, as given and
+    as scenarios; each scenario that differs is shrunk and written to ``out_dir`` — or, if
+    none differs, every scenario is written as it is (a crash input that these builds survive
+    still becomes a regression scenario). Returns the exit status: 0 no difference, 1 a
+    difference; HeaprigError if the stream cannot be used."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise HeaprigError(f"cannot read the event stream: {error.strerror}", path) from None
+    build = stream_build(split_lines(data), default_build)
+    model = run_stream(data, build)
+    text = data.decode("latin-1")
+    say(f"{path}: variant {build_variant(build)}, targets {', '.join(runners)}")
+    if model.exit_code == EXIT_PROTOCOL_ERROR:
+        error = model.lines[-1]
+        if text.isascii():  # the runners write streams as ASCII text
+            for target, run in _run_all(text, build, runners).items():
+                differs = _as_given(target, run, model)
+                say(differs or f"the {target} firmware rejects it too, with the same message")
+        raise HeaprigError(f"not a valid event stream (target/PROTOCOL.md): {error['message']}",
+                           path, error["line"])
+    if not text.isascii():  # in a valid stream only comments can hold such bytes
+        text = text.encode("ascii", "replace").decode("ascii")
+        say("as given: bytes that are not ASCII in comments replaced by '?'")
+    runs = _run_all(text, build, runners)
+    stream_differs = False
+    for target, run in runs.items():
+        differs = _as_given(target, run, model)
+        stream_differs |= differs is not None
+        say(f"as given: {differs or f'the {target} firmware agrees with the model'}")
+    converted = convert_stream(data, path, build)
+    for note in converted.notes:
+        say(f"scenario form: {note}")
+    if not converted.cases:
+        raise HeaprigError("no reset event: the stream holds no scenario to write", path)
+    differences = check_cases(converted.cases, runners)
+    for case in converted.cases:
+        found = [difference for difference in differences if difference.case == case]
+        if found:
+            first = found[0]
+            say(first.describe())
+            shrunk = shrink(first, runners[first.target], rounds)
+            written = write_scenario(shrunk.case, out_dir, shrunk, len(case.events), runners)
+            say(f"  shrunk to {len(shrunk.case.events)} events; scenario ({written.verdict()}): "
+                f"{written.path}")
+        elif differences:
+            say(f"{case.title}: no difference (not written: others differ)")
+        else:
+            written = write_scenario(case, out_dir, None, None, runners)
+            say(f"{case.title}: no difference; scenario ({written.verdict()}): {written.path}")
+    if stream_differs and not differences:
+        say("the stream as given differs, its scenarios do not: what the conversion changed "
+            "(above) matters to the difference")
+    return 1 if differences or stream_differs else 0
 
 
 # --- the command -------------------------------------------------------------------------------
+
+
+def build_variant(build: Build) -> str:
+    return firmware.Variant(build.slots, build.move, build.debug).dirname
 
 
 @dataclass
@@ -619,45 +878,102 @@ class Summary:
     events: int = 0
     seconds: float = 0.0
     differences: list[Difference] = field(default_factory=list)
+    interrupted: bool = False
+    """Stopped by Ctrl-C: the figures are those of the batches that finished."""
 
 
-def run_differential(seed: int, count: int, runners: dict[str, Runner],
+def run_differential(seed: int, count: int | None, runners: dict[str, Runner],
                      batch: int = BATCH_SCENARIOS, events: int = EVENTS_PER_SCENARIO,
                      variants: Sequence[firmware.Variant] = VARIANTS, first_index: int = 0,
-                     progress: Callable[[str], None] | None = None) -> Summary:
-    """Scenarios ``first_index`` .. ``first_index + count - 1`` of ``seed`` in batches of
-    ``batch``, the batches cycling through the variants, each batch through every runner.
-    Returns what differed (the first difference of each scenario and target)."""
+                     progress: Callable[[str], None] | None = None,
+                     seconds: float | None = None,
+                     clock: Callable[[], float] = time.monotonic) -> Summary:
+    """Scenarios ``first_index``, ``first_index + 1``, ... of ``seed`` in batches of
+    ``batch``, the batches cycling through the variants, each batch through every runner:
+    ``count`` of them, or (``count`` None) as many as ``seconds`` allow — no batch starts after
+    the time is up; with both, whichever ends first. Returns what differed (the first
+    difference of each scenario and target). ``clock`` tells the time in seconds."""
+    if count is None and seconds is None:
+        raise ValueError("run_differential needs a count or a number of seconds")
     summary = Summary()
-    started = time.monotonic()
-    for number, first in enumerate(range(first_index, first_index + count, batch)):
+    started = clock()
+    first = first_index
+    number = 0
+    while ((count is None or first < first_index + count)
+           and (seconds is None or clock() - started < seconds)):
+        size = batch if count is None else min(batch, first_index + count - first)
         build = build_of(variants[number % len(variants)])
-        cases = generate_cases(seed, min(batch, first_index + count - first), build, first,
-                               events)
-        found = check_cases(cases, runners)
+        cases = generate_cases(seed, size, build, first, events)
+        try:
+            found = check_cases(cases, runners)
+        except KeyboardInterrupt:  # what ran so far is still worth reporting
+            summary.interrupted = True
+            break
         summary.differences.extend(found)
+        summary.scenarios += len(cases)
+        summary.events += sum(len(case.events) for case in cases)
         if progress:
             progress(f"batch {number}: scenarios {first}..{first + len(cases) - 1} "
                      f"({cases[0].variant}, {', '.join(runners)}): {len(found)} differing")
-        summary.scenarios += len(cases)
-        summary.events += sum(len(case.events) for case in cases)
-    summary.seconds = time.monotonic() - started
+        first += size
+        number += 1
+    summary.seconds = clock() - started
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _write_differences(summary: Summary, runners: dict[str, Runner], out_dir: Path,
+                       shrink_kinds: int) -> list[WrittenScenario]:
+    """Prints each kind of difference; shrinks and writes the first of the first
+    ``shrink_kinds`` kinds."""
+    kinds: dict[tuple[Any, ...], list[Difference]] = {}
+    for difference in summary.differences:
+        kinds.setdefault((difference.target, difference.signature), []).append(difference)
+    written: list[WrittenScenario] = []
+    for number, ((target, signature), found) in enumerate(kinds.items()):
+        first = found[0]
+        print(f"\n--- difference kind {number + 1}: {len(found)} scenario(s) on {target}: "
+              f"model {signature[0]} vs firmware {signature[1]}, keys {list(signature[2])}")
+        print(first.describe())
+        if number >= shrink_kinds:
+            print(f"  (not written: --shrink {shrink_kinds}; run it alone with "
+                  f"{first.case.command} --target {target})")
+            continue
+        try:
+            shrunk = shrink(first, runners[target])
+            scenario = write_scenario(shrunk.case, out_dir, shrunk, len(first.case.events),
+                                      runners)
+        except HeaprigError as error:
+            print(f"  could not write a scenario: {error}")
+            continue
+        written.append(scenario)
+        print(f"  shrunk to {len(shrunk.case.events)} events:")
+        print("\n".join(f"    {line}" for line in shrunk.describe().splitlines()[1:]))
+        print(f"  scenario ({scenario.verdict()}): {scenario.path}")
+    return written
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m heaprig.differential",
         description="Random event streams through the reference model and the firmware; "
-                    "differences are shrunk and written out as scenarios.")
-    parser.add_argument("--count", type=int, default=1000, help="scenarios (default 1000)")
-    parser.add_argument("--seed", type=int, default=1)
+                    "differences are shrunk and written out as scenarios. With --replay, one "
+                    "event stream from a file instead.")
+    parser.add_argument("--count", type=int, default=None,
+                        help=f"scenarios to run (default {DEFAULT_COUNT}, or no limit with "
+                             "--seconds)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="keep starting batches until this many seconds have passed")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the scenarios (default: a new one, printed)")
     parser.add_argument("--first", type=int, default=0, metavar="INDEX",
                         help="index of the first scenario (default 0)")
-    parser.add_argument("--variant", default=",".join(v.dirname for v in VARIANTS),
+    parser.add_argument("--variant", default=None,
                         help="build variants the batches cycle through, e.g. s8-m1-d0,s3-m1-d1 "
-                             "(default: %(default)s)")
-    parser.add_argument("--target", choices=("qemu", "host", "both"), default="qemu")
+                             f"(default: {','.join(v.dirname for v in VARIANTS)}; with "
+                             "--replay, the variant of a stream without a build event, default "
+                             f"{build_variant(REPLAY_BUILD)})")
+    parser.add_argument("--target", choices=("qemu", "host", "both"), default="both",
+                        help="the firmware under QEMU, the host build, or both (default)")
     parser.add_argument("--events", type=int, default=EVENTS_PER_SCENARIO,
                         help="events per scenario (default %(default)s)")
     parser.add_argument("--batch", type=int, default=BATCH_SCENARIOS,
@@ -668,44 +984,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help=f"where scenarios are written (default ROOT/{DEFAULT_OUT})")
     parser.add_argument("--root", type=Path, default=None, help="the heaprig checkout")
+    parser.add_argument("--replay", type=Path, default=None, metavar="FILE",
+                        help="an event stream (target/PROTOCOL.md) to run and turn into "
+                             "scenarios, e.g. a crash input of the native fuzzer")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     options = parser.parse_args(argv)
     targets = ("qemu", "host") if options.target == "both" else (options.target,)
     try:
-        variants = [parse_variant(name) for name in options.variant.split(",")]
+        variants = [parse_variant(name) for name in
+                    (options.variant or ",".join(v.dirname for v in VARIANTS)).split(",")]
     except ValueError as error:
         parser.error(str(error))
+    for name in ("count", "seconds", "batch", "events"):
+        value = getattr(options, name)
+        if value is not None and value <= 0:
+            parser.error(f"--{name} must be positive")
+    if options.replay is not None:
+        if options.count is not None or options.seconds is not None or options.seed is not None:
+            parser.error("--replay runs one stream: no --count, --seconds or --seed")
+        if options.variant is not None and len(variants) != 1:
+            parser.error("--replay runs on one variant")
     try:
         root = firmware.repo_root(options.root)
         runners = {target: firmware_runner(target, root) for target in targets}
-        summary = run_differential(options.seed, options.count, runners, options.batch,
-                                   options.events, variants, options.first,
-                                   progress=lambda text: print(text, flush=True))
+        out_dir = options.out or root / DEFAULT_OUT
+        if options.replay is not None:
+            default = build_of(variants[0]) if options.variant else REPLAY_BUILD
+            return replay(options.replay, runners, out_dir, default,
+                          lambda text: print(text, flush=True))
+        return _run(options, runners, variants, out_dir)
     except HeaprigError as error:
         print(f"heaprig.differential: {error}", file=sys.stderr)
         return 2
-    print(f"{summary.scenarios} scenarios, {summary.events} events, "
-          f"{summary.seconds:.1f} s, {len(summary.differences)} differing")
-    kinds: dict[tuple[Any, ...], list[Difference]] = {}
-    for difference in summary.differences:
-        kinds.setdefault((difference.target, difference.signature), []).append(difference)
-    for number, ((target, signature), found) in enumerate(kinds.items()):
-        first = found[0]
-        print(f"\n--- difference kind {number + 1}: {len(found)} scenario(s) on {target}: "
-              f"model {signature[0]} vs firmware {signature[1]}, keys {list(signature[2])}")
-        print(first.describe())
-        if number < options.shrink:
-            try:
-                shrunk = shrink(first, runners[target])
-                written = write_scenario(shrunk, options.out or root / DEFAULT_OUT,
-                                         len(first.case.events), runners[target])
-            except HeaprigError as error:
-                print(f"  could not write a scenario: {error}")
-                continue
-            print(f"  shrunk to {len(shrunk.case.events)} events:")
-            print("\n".join(f"    {line}" for line in shrunk.describe().splitlines()[1:]))
-            verdict = "fails on" if written.firmware_fails else "PASSES on (not reproduced by)"
-            print(f"  scenario ({verdict} the {target} firmware): {written.path}")
-    return 1 if summary.differences else 0
+
+
+def _run(options: argparse.Namespace, runners: dict[str, Runner],
+         variants: Sequence[firmware.Variant], out_dir: Path) -> int:
+    seed = options.seed if options.seed is not None else random.SystemRandom().randrange(10**6)
+    count = options.count if options.count is not None or options.seconds else DEFAULT_COUNT
+    limit = " and ".join(part for part in (
+        f"{count} scenarios" if count is not None else "",
+        f"{options.seconds:g} s" if options.seconds else "") if part)
+    print(f"seed {seed}, {limit}, targets {', '.join(runners)}, variants "
+          f"{','.join(v.dirname for v in variants)}", flush=True)
+    summary = run_differential(seed, count, runners, options.batch, options.events, variants,
+                               options.first, progress=lambda text: print(text, flush=True),
+                               seconds=options.seconds)
+    written = _write_differences(summary, runners, out_dir, options.shrink)
+    print(f"\n{summary.scenarios} scenarios, {summary.events} events, seed {seed}, "
+          f"{summary.seconds:.1f} s: {len(summary.differences)} differing"
+          + (" (interrupted)" if summary.interrupted else ""))
+    for scenario in written:
+        print(f"written: {scenario.path}")
+    if summary.differences:
+        return 1
+    return EXIT_INTERRUPTED if summary.interrupted else 0
 
 
 if __name__ == "__main__":

@@ -91,9 +91,12 @@ class Build:
 # --- the supervisor heap (SPEC §1) ------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Block:
-    """A header and its data: a live block (``owner`` set) or a hole (``owner`` None)."""
+    """A header and its data: a live block (``owner`` set) or a hole (``owner`` None).
+
+    Compared by identity: a block is one place in the arena, and the lists below find, replace
+    and remove that very block, never another one that happens to look the same."""
 
     at: int
     """Offset of the header from the arena bottom."""
@@ -265,7 +268,7 @@ class SupervisorHeap:
                 self.misuse = R2_MISUSE
             return None  # R2
         movable = movable and self.move_support  # R14
-        if len(self.live_blocks()) >= self.slots:
+        if not self._slot_free():
             return None  # R5: no slot, nothing carved
         side: Side = "high" if high else "low"
         other: Side = "low" if high else "high"
@@ -280,11 +283,15 @@ class SupervisorHeap:
 
     def allocate_remaining(self, owner: Owner) -> Block | None:
         """R6: the whole middle as one low immovable block, if it holds a header and 4 bytes."""
-        if len(self.live_blocks()) >= self.slots:
-            return None
+        if not self._slot_free():
+            return None  # R5
         if self.middle() < HEADER_BYTES + REMAINING_MIN_LENGTH:
             return None
         return self._middle_to_block("low", self.middle() - HEADER_BYTES, owner, False)
+
+    def _slot_free(self) -> bool:
+        """R5: a handle slot is free (every live block holds exactly one)."""
+        return len(self.live_blocks()) < self.slots
 
     def _side_from_head(self, side: Side) -> list[Block]:
         return list(reversed(self.low if side == "low" else self.high))

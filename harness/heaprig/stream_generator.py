@@ -22,9 +22,10 @@ id is reused), so that any scenario can be written out as YAML (FORMAT.md).
 What a scenario is made to exercise: a small palette of allocation sizes (so holes of equal
 sizes appear and get reused exactly), more client ids than handle slots (full slot tables),
 sizes up to a good share of the arena (an exhausted arena), both sides, movable and fixed,
-pointer and handle clients, several VM runs with allocations during and between them, objects
-that fill the GC heap, drops and collections, stack resizes, and now and then a caller error
-(R1 lengths, R2 high movable requests, lengths beyond the arena).
+pointer and handle clients, several VM runs with allocations during and between them (an
+allocate_remaining_memory() too), objects that fill the GC heap, drops and collections, stack
+resizes, and now and then a caller error (R1 lengths, R2 high movable requests, lengths beyond
+the arena).
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ class _ScenarioWriter:
                 (7, lambda: self.emit("vm_exit")),
                 (4, self.touch),
                 (1, self.stack),
+                (1, self.alloc_remaining),  # the middle is not the low side's during a run
                 (1, lambda: self.emit("map")),
             )
         else:
