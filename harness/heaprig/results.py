@@ -11,11 +11,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from . import detectors
 from .errors import RunError
 
-TERMINAL_OPS = ("end", "violation", "corruption", "fault", "protocol_error")
+TERMINAL_OPS = ("end", "violation", "corruption", "fault", "protocol_error",
+                *detectors.DETECTOR_OPS)
 """Lines that end a run; at most one, and the last."""
-EXIT_CODES = {"end": 0, "protocol_error": 2, "violation": 3, "corruption": 3, "fault": 4}
+EXIT_CODES = {"end": 0, "protocol_error": 2, "violation": 3, "corruption": 3, "fault": 4,
+              **{op: 3 for op in detectors.DETECTOR_OPS}}
 """The exit status that goes with each terminal line (PROTOCOL.md "Exit status")."""
 
 
@@ -74,6 +77,7 @@ FIELDS: Mapping[str, Mapping[str, Callable[[Any], bool]]] = {
     "protocol_error": {**_EV, "line": _anything, "message": _str},
     "fault": {"kind": _str},
     "end": {"events": _int},
+    **detectors.DETECTOR_FIELDS,
 }
 """Required fields of each op and how to check them (extra fields are allowed)."""
 
@@ -82,6 +86,7 @@ _REGION_FIELDS: Mapping[str, Mapping[str, Callable[[Any], bool]]] = {
               "owner": _owner, "movable": _bool},
     "hole": {"side": lambda v: v in ("low", "high"), "at": _int, "len": _int},
     "free": {"at": _int, "len": _int},
+    "unknown": {"at": _int, "len": _int},
 }
 
 
@@ -237,6 +242,9 @@ def parse_line(text: str, number: int, source: str = "results") -> Line:
     for name, check in checks.items():
         if name not in fields or not check(fields[name]):
             raise _bad(source, number, f"{op}: bad or missing {name!r}: {text[:120]!r}")
+    problem = detectors.line_problem(op, fields)
+    if problem is not None:
+        raise _bad(source, number, f"{problem}: {text[:120]!r}")
     return Line(op, fields, number)
 
 

@@ -71,12 +71,6 @@ uint32_t map_block_offset(const void *data) {
     return arena_offset(data) - OBSERVE_HEADER_BYTES;
 }
 
-bool map_block_inside_arena(const void *data, uint32_t length) {
-    const char *header = (const char *)data - OBSERVE_HEADER_BYTES;
-    return length <= UINT32_MAX - OBSERVE_HEADER_BYTES &&
-           arena_holds(header, OBSERVE_HEADER_BYTES + length);
-}
-
 const char *map_side_name(heap_region_kind_t kind) {
     switch (kind) {
     case REGION_LOW_BLOCK:

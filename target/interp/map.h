@@ -30,8 +30,6 @@ void map_report_owner(const char *key, owner_t owner);
 
 /* Offset from the arena bottom of the block header in front of `data`. */
 uint32_t map_block_offset(const void *data);
-/* Does the block (header included) whose data is [data, data + length) lie inside the arena? */
-bool map_block_inside_arena(const void *data, uint32_t length);
 /* The handle's block as observed (kind: low/high/embedded block); false if it holds none. */
 bool map_locate(const supervisor_allocation *handle, heap_region_t *region);
 /* "low", "high" or "embedded" for a block region. */

@@ -21,9 +21,10 @@
  * head or below the high head do not exist (R8): that space is the free middle.
  *
  * Detectors, in the order they run (the first finding ends the run, exit 3):
- *   guard     a guard word just outside the arena changed, or a live block reaches outside it
- *             (SPEC D4: a header written past the arena);
- *   overlap   two live blocks overlap (D4: a header written over another block);
+ *   guard     a guard word just outside the arena changed (SPEC D4: a header written past it);
+ *   overlap   two live blocks overlap (D4: a header written over another block, its wrapped
+ *             length running on past the arena);
+ *   guard     a live block reaches outside the arena;
  *   stranded  a block that was embedded is still where its GC heap was after the VM exited: it
  *             was never promoted and the next VM run will overwrite it (D2);
  *   orphan    carved space that no handle and no hole explains: a header without the HOLE flag
@@ -54,6 +55,8 @@
 /* Guard words: not zero, not a pattern word (top byte 0xA5), not a plausible RAM address. */
 #define GUARD_WORD 0x6A7D0000u
 #define WORD_BYTES 4u
+/* A free middle up to this size is compared word by word after every event (check_middle). */
+#define OBSERVE_FULL_SCAN_BYTES 4096u
 
 /* Owner slots: clients 0..63, then the VM's stack and GC heap. */
 #define OWNER_INDEX_STACK HEAPRIG_MAX_CLIENTS
@@ -77,6 +80,14 @@ typedef struct {
 typedef struct {
     tracked_t tracked[OBSERVE_OWNERS];
     request_t requests[HEAPRIG_MAX_CLIENTS];
+    /* Clients that asked for an allocation and may hold one: the others are not looked at (a
+     * layout is derived several times an event). */
+    uint64_t asked;
+    /* What the event being run may write into the free middle (check_middle). */
+    struct {
+        uint32_t high_length; /* a high `alloc` of this length: where its header would go */
+        bool stale_write;     /* a `write` by a pointer client that lost its block */
+    } pending;
     /* The free middle as of the end of the last event: it holds FREE_WORD only. */
     uintptr_t low_end;
     uintptr_t high_start;
@@ -97,8 +108,11 @@ static uintptr_t arena_top(void) {
 
 /* start + header + length, saturated: a wrapped length (D4) must not look small. */
 static uintptr_t span_end(uintptr_t start, uint32_t length) {
-    uintptr_t bytes = (uintptr_t)OBSERVE_HEADER_BYTES + length;
-    return bytes > UINTPTR_MAX - start ? UINTPTR_MAX : start + bytes;
+    uintptr_t room = UINTPTR_MAX - start; /* header + length may wrap a 32-bit uintptr_t too */
+    if (room < OBSERVE_HEADER_BYTES || room - OBSERVE_HEADER_BYTES < length) {
+        return UINTPTR_MAX;
+    }
+    return start + OBSERVE_HEADER_BYTES + length;
 }
 
 uintptr_t observe_block_end(const observed_block_t *block) {
@@ -187,12 +201,29 @@ static bool inside_gc_heap(uintptr_t start, uintptr_t end) {
                                           OBSERVE_HEADER_BYTES;
 }
 
+/* The owners that may hold a block now: the VM's stack and heap, and the clients that asked for
+ * one and have not been seen without it since. In owner order. */
+typedef struct {
+    uint32_t index[OBSERVE_OWNERS];
+    uint32_t count;
+} candidates_t;
+
+static void gather_candidates(candidates_t *candidates) {
+    candidates->count = 0;
+    for (uint64_t asked = observe.asked; asked != 0; asked &= asked - 1) {
+        candidates->index[candidates->count++] = (uint32_t)__builtin_ctzll(asked);
+    }
+    candidates->index[candidates->count++] = OWNER_INDEX_STACK;
+    candidates->index[candidates->count++] = OWNER_INDEX_HEAP;
+}
+
 /* Does a block already placed on `side` (not new in this refresh) lie wholly above (`above`) or
  * below [start, end)? A block below the low head is on the low side, one above the high head
  * on the high side, whichever side was asked for (R3 takes the other side's holes). */
-static bool placed_block_beyond(observed_side_t side, bool above, uintptr_t start, uintptr_t end,
-                                const bool *fresh) {
-    for (uint32_t index = 0; index < OBSERVE_OWNERS; index++) {
+static bool placed_block_beyond(const candidates_t *candidates, observed_side_t side, bool above,
+                                uintptr_t start, uintptr_t end, const bool *fresh) {
+    for (uint32_t i = 0; i < candidates->count; i++) {
+        uint32_t index = candidates->index[i];
         const tracked_t *other = &observe.tracked[index];
         if (!other->known || fresh[index] || other->side != side) {
             continue;
@@ -204,17 +235,18 @@ static bool placed_block_beyond(observed_side_t side, bool above, uintptr_t star
     return false;
 }
 
-static observed_side_t side_of_new_block(uint32_t index, const bool *fresh) {
+static observed_side_t side_of_new_block(const candidates_t *candidates, uint32_t index,
+                                         const bool *fresh) {
     const tracked_t *tracked = &observe.tracked[index];
     uintptr_t start = tracked->start;
     uintptr_t end = span_end(start, tracked->length);
     if (inside_gc_heap(start, end)) {
         return OBSERVED_EMBEDDED;
     }
-    if (placed_block_beyond(OBSERVED_LOW, true, start, end, fresh)) {
+    if (placed_block_beyond(candidates, OBSERVED_LOW, true, start, end, fresh)) {
         return OBSERVED_LOW;
     }
-    if (placed_block_beyond(OBSERVED_HIGH, false, start, end, fresh)) {
+    if (placed_block_beyond(candidates, OBSERVED_HIGH, false, start, end, fresh)) {
         return OBSERVED_HIGH;
     }
     /* Carved from the middle (or compacted, promoted: low) on the side asked for. */
@@ -228,6 +260,9 @@ static bool refresh_owner(uint32_t index, bool *fresh) {
     *fresh = false;
     if (handle == NULL || handle->ptr == NULL) {
         tracked->known = false;
+        if (index < HEAPRIG_MAX_CLIENTS) {
+            observe.asked &= ~((uint64_t)1 << index);
+        }
         return false;
     }
     uintptr_t start = (uintptr_t)handle->ptr - OBSERVE_HEADER_BYTES;
@@ -271,23 +306,27 @@ static void layout_add(observed_layout_t *layout, uint32_t index) {
 
 const observed_layout_t *observe_layout(void) {
     observed_layout_t *layout = &observe.layout;
+    candidates_t candidates;
     bool live[OBSERVE_OWNERS];
     bool fresh[OBSERVE_OWNERS];
-    for (uint32_t index = 0; index < OBSERVE_OWNERS; index++) {
+    gather_candidates(&candidates);
+    for (uint32_t i = 0; i < candidates.count; i++) {
+        uint32_t index = candidates.index[i];
         live[index] = refresh_owner(index, &fresh[index]);
     }
     /* New blocks get their side from the blocks placed before this refresh. */
-    for (uint32_t index = 0; index < OBSERVE_OWNERS; index++) {
-        if (fresh[index]) {
-            observe.tracked[index].side = side_of_new_block(index, fresh);
+    for (uint32_t i = 0; i < candidates.count; i++) {
+        uint32_t index = candidates.index[i];
+        if (live[index] && fresh[index]) {
+            observe.tracked[index].side = side_of_new_block(&candidates, index, fresh);
         }
     }
     layout->count = 0;
     layout->low_end = arena_bottom();
     layout->high_start = arena_top();
-    for (uint32_t index = 0; index < OBSERVE_OWNERS; index++) {
-        if (live[index]) {
-            layout_add(layout, index);
+    for (uint32_t i = 0; i < candidates.count; i++) {
+        if (live[candidates.index[i]]) {
+            layout_add(layout, candidates.index[i]);
         }
     }
     return layout;
@@ -314,6 +353,14 @@ static void report_offset(const char *key, uintptr_t address) {
     }
 }
 
+/* A finding's line starts after a map of the layout as observed, so that a report can show
+ * where the finding lies (the line after it ends the run). */
+static void finding_begin(const char *op, uint32_t event) {
+    map_report(event);
+    report_begin(op);
+    report_u32("ev", event);
+}
+
 static noreturn void finding_end(void) {
     report_end();
     platform_exit(EXIT_HEAP_BROKEN);
@@ -321,8 +368,7 @@ static noreturn void finding_end(void) {
 
 static noreturn void report_guard_word(uint32_t event, const char *edge, uint32_t distance,
                                        uint32_t found) {
-    report_begin("guard");
-    report_u32("ev", event);
+    finding_begin("guard", event);
     report_string("edge", edge);
     report_u32("distance", distance);
     report_u32("expected", GUARD_WORD);
@@ -331,8 +377,7 @@ static noreturn void report_guard_word(uint32_t event, const char *edge, uint32_
 }
 
 static noreturn void report_block_outside(uint32_t event, const observed_block_t *block) {
-    report_begin("guard");
-    report_u32("ev", event);
+    finding_begin("guard", event);
     report_string("edge", block->start < arena_bottom() ? "bottom" : "top");
     map_report_owner("owner", block->owner);
     report_offset("at", block->start);
@@ -342,8 +387,7 @@ static noreturn void report_block_outside(uint32_t event, const observed_block_t
 
 static noreturn void report_overlap(uint32_t event, const observed_block_t *block,
                                     const observed_block_t *other) {
-    report_begin("overlap");
-    report_u32("ev", event);
+    finding_begin("overlap", event);
     map_report_owner("owner", block->owner);
     report_offset("at", block->start);
     report_u32("len", block->length);
@@ -354,8 +398,7 @@ static noreturn void report_overlap(uint32_t event, const observed_block_t *bloc
 }
 
 static noreturn void report_stranded(uint32_t event, const observed_block_t *block) {
-    report_begin("stranded");
-    report_u32("ev", event);
+    finding_begin("stranded", event);
     map_report_owner("owner", block->owner);
     report_offset("at", block->start);
     report_u32("len", block->length);
@@ -365,8 +408,7 @@ static noreturn void report_stranded(uint32_t event, const observed_block_t *blo
 /* `len` is the data length its header claims, or null when no sane header is there. */
 static noreturn void report_orphan(uint32_t event, const char *side, uintptr_t at,
                                    const uint32_t *length) {
-    report_begin("orphan");
-    report_u32("ev", event);
+    finding_begin("orphan", event);
     report_string("side", side);
     report_offset("at", at);
     if (length != NULL) {
@@ -378,8 +420,7 @@ static noreturn void report_orphan(uint32_t event, const char *side, uintptr_t a
 }
 
 static noreturn void report_stray(uint32_t event, uintptr_t at) {
-    report_begin("stray");
-    report_u32("ev", event);
+    finding_begin("stray", event);
     report_offset("at", at);
     report_u32("found", word_at(at));
     finding_end();
@@ -490,15 +531,65 @@ static noreturn void report_middle_write(uint32_t event, uintptr_t word,
     report_stray(event, word);
 }
 
-/* The part of the middle that was middle already before the event held FREE_WORD then. */
+/* The first word in [from, to) that is not FREE_WORD, or `to`. ORs a run of words before looking
+ * at any one of them: the free middle can be most of a large arena. */
+_Static_assert(HEAPRIG_MAX_CLIENTS <= 64u, "observe.asked has a bit per client");
+_Static_assert(FREE_WORD == 0u, "the scan ORs words: the free pattern must be zero");
+
+static uintptr_t first_written_word(uintptr_t from, uintptr_t to) {
+    const uint32_t *word = (const uint32_t *)from;
+    const uint32_t *end = (const uint32_t *)to;
+    while (end - word >= 4) {
+        if ((word[0] | word[1] | word[2] | word[3]) != FREE_WORD) {
+            break;
+        }
+        word += 4;
+    }
+    for (; word < end; word++) {
+        if (*word != FREE_WORD) {
+            return (uintptr_t)word;
+        }
+    }
+    return to;
+}
+
+/* Looks at [from, to) clipped to [lowest, highest): a written word is a finding. */
+static void check_free_words(uint32_t event, const observed_layout_t *layout, uintptr_t from,
+                             uintptr_t to, uintptr_t lowest, uintptr_t highest) {
+    from = from > lowest ? from : lowest;
+    to = to < highest ? to : highest;
+    if (from < to) {
+        uintptr_t written = first_written_word(from, to);
+        if (written < to) {
+            report_middle_write(event, written, layout);
+        }
+    }
+}
+
+/*
+ * The part of the middle that was middle already before the event held FREE_WORD then. All of it
+ * is compared when it is small (OBSERVE_FULL_SCAN_BYTES), and after a `write` by a pointer client
+ * that lost its block (its stale pointer may hit anything). A larger middle has only the places
+ * checked where a backend carves from it: a header at its low end, and for a high `alloc` of
+ * LENGTH, a header LENGTH + header bytes below its high end.
+ */
 static void check_middle(uint32_t event, const observed_layout_t *layout) {
     uintptr_t from = layout->low_end > observe.low_end ? layout->low_end : observe.low_end;
     uintptr_t to = layout->high_start < observe.high_start ? layout->high_start
                                                             : observe.high_start;
-    for (uintptr_t word = from; word < to; word += WORD_BYTES) {
-        if (word_at(word) != FREE_WORD) {
-            report_middle_write(event, word, layout);
-        }
+    if (from >= to) {
+        return;
+    }
+    if (to - from <= OBSERVE_FULL_SCAN_BYTES || observe.pending.stale_write) {
+        check_free_words(event, layout, from, to, from, to);
+        return;
+    }
+    check_free_words(event, layout, observe.low_end, span_end(observe.low_end, 0), from, to);
+    if (observe.pending.high_length != 0 &&
+        observe.high_start - arena_bottom() >= (uintptr_t)OBSERVE_HEADER_BYTES +
+                                                    observe.pending.high_length) {
+        uintptr_t site = observe.high_start - OBSERVE_HEADER_BYTES - observe.pending.high_length;
+        check_free_words(event, layout, site, span_end(site, 0), from, to);
     }
 }
 
@@ -553,21 +644,46 @@ static bool client_token(const char *token, uint32_t *client) {
 
 /* `alloc ID LENGTH SIDE MOVABLE KIND`, `alloc_remaining ID` (PROTOCOL.md). */
 #define ALLOC_ARGUMENTS 5u
+#define ALLOC_LENGTH 1u
 #define ALLOC_SIDE 2u
 #define ALLOC_MOVABLE 3u
 
+/* A length token, 0 unless it is a number below 2^32 (the event checks it properly). */
+static uint32_t length_token(const char *token) {
+    uint32_t value = 0;
+    for (; *token >= '0' && *token <= '9'; token++) {
+        uint32_t digit = (uint32_t)(*token - '0');
+        if (value > (UINT32_MAX - digit) / 10u) {
+            return 0;
+        }
+        value = value * 10u + digit;
+    }
+    return *token == '\0' ? value : 0;
+}
+
 void observe_before_event(const event_t *event) {
     uint32_t client;
+    observe.pending.high_length = 0;
+    observe.pending.stale_write = false;
     if (event->argument_count == 0 || !client_token(event->arguments[0], &client)) {
         return;
+    }
+    if (reader_token_is(event->name, "alloc") || reader_token_is(event->name, "alloc_remaining")) {
+        observe.asked |= (uint64_t)1 << client;
     }
     if (reader_token_is(event->name, "alloc") && event->argument_count == ALLOC_ARGUMENTS) {
         observe.requests[client] = (request_t){
             .high = reader_token_is(event->arguments[ALLOC_SIDE], "high"),
             .movable = reader_token_is(event->arguments[ALLOC_MOVABLE], "movable"),
         };
+        if (observe.requests[client].high) {
+            observe.pending.high_length = length_token(event->arguments[ALLOC_LENGTH]);
+        }
     } else if (reader_token_is(event->name, "alloc_remaining")) {
         observe.requests[client] = (request_t){.high = false, .movable = false};
+    } else if (reader_token_is(event->name, "write")) {
+        /* Known once the client's data is known to exist: the event itself checks that. */
+        observe.pending.stale_write = client_holds_data(client) && client_is_lost(client);
     }
 }
 
@@ -584,9 +700,9 @@ void observe_after_event(const event_t *event, bool checking) {
     bool middle_explained = reader_token_is(event->name, "vm_start") && !vm_running();
     if (checking) {
         check_guards(event->number);
-        check_blocks_inside_arena(event->number, layout);
         check_overlaps(event->number, layout, false);
         check_overlaps(event->number, layout, true);
+        check_blocks_inside_arena(event->number, layout);
         check_stranded(event->number, layout);
         check_sides_tiled(event->number, layout);
         if (!middle_explained) {
