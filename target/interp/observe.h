@@ -62,8 +62,8 @@ void observe_reset(void);
 /* Before an event runs: notes what an `alloc`/`alloc_remaining` asks for. */
 void observe_before_event(const event_t *event);
 /* After an event: the layout is derived again; with `checking`, every detector runs (a finding
- * ends the run with its result line, exit 3); then space that returned to the free middle gets
- * the arena's initial pattern back. */
+ * prints the map as observed, then its result line, and ends the run with exit 3); then space
+ * that returned to the free middle gets the arena's initial pattern back. */
 void observe_after_event(const event_t *event, bool checking);
 
 /* The layout now (derived on every call; blocks new since the last event get their side). */
