@@ -186,3 +186,50 @@ def test_default_allocator_passes_the_stale_write_scenarios_setup(tmp_path) -> N
     path = tmp_path / "d5_default.yaml"
     run = run_scenario(parse_scenario(text, path), RunOptions(target="host", timeout=60))
     assert run.passed, run.mismatches
+
+
+# --- the scenario suite against each fixture ------------------------------------------------------
+# Each defective backend runs the scenarios under scenarios/ of the build variant the defect needs
+# (one build per fixture keeps this quick; every variant once the harness runs backends itself):
+# some must fail, and the scenario that exercises the defect must fail with the named report.
+
+EXPECTED_SUITE_REPORTS = {
+    "d1_embedded_check_needs_high_head.c": (
+        "defects/d1_fixed_stack_movable_during_vm.yaml", "fault", "fault assert: "),
+    "d2_embedded_without_move_support.c": (
+        "config/r14_move_support_off.yaml", "stranded", "stranded: "),
+    "d3_block_carved_before_slot.c": (
+        "defects/d3_slots_full_no_leak.yaml", "orphan", "orphan at 32 (low): a block of 8 bytes"),
+    "d4_remaining_length_wraps.c": (
+        "defects/d4_remaining_on_small_middle.yaml", "overlap", "overlap: none_left's block"),
+    "d5_no_lookup_of_old_pointers.c": (
+        "clients/r12_pointer_client_remap.yaml", "callbacks", "fb 40 -> lost"),
+}
+
+
+def shown(value: object) -> str:
+    return "\n".join(value) if isinstance(value, tuple) else str(value)
+
+
+@pytest.mark.parametrize("fixture", sorted(EXPECTED_SUITE_REPORTS))
+def test_scenario_suite_against_defective_backend_names_the_defect(backend_root,
+                                                                    fixture: str) -> None:
+    root = backend_root(fixture)
+    scenario, key, sentence = EXPECTED_SUITE_REPORTS[fixture]
+    config = load_scenario(SCENARIOS / scenario).config
+    failed: dict[str, ScenarioRun] = {}
+    ran = 0
+    for path in sorted(SCENARIOS.rglob("*.yaml")):
+        other = load_scenario(path).config
+        if (other.slots, other.move, other.debug) != (config.slots, config.move, config.debug):
+            continue
+        ran += 1
+        run = run_on(root, path)
+        if not run.passed:
+            failed[str(path.relative_to(SCENARIOS))] = run
+    assert ran > 1
+    assert scenario in failed, f"{fixture}: {scenario} passed; failed: {sorted(failed)}"
+    run = failed[scenario]
+    assert any(m.key == key and sentence in shown(m.actual) for m in run.mismatches), \
+        run.mismatches
+    assert report_of(run).startswith(f"{run.scenario.display}:")
