@@ -15,6 +15,7 @@ from heaprig.errors import RunError, ScenarioError
 from heaprig.loader import parse_scenario
 from heaprig.render import failure_report
 from heaprig.results import EXIT_CODES, TERMINAL_OPS, parse_results
+from heaprig.update import steps_to_update
 
 READY = {"op": "ready", "version": 1, "slots": 3, "move": 1, "debug": 0, "arena_max": 262144}
 SCENARIO_TEXT = """\
@@ -173,3 +174,10 @@ def test_no_step_may_follow_an_expected_detector() -> None:
     text = SCENARIO_TEXT + "  - free: a\n"
     with pytest.raises(ScenarioError, match="expects the run to end with a orphan"):
         parse_scenario(text, "leak.yaml")
+
+
+def test_update_writes_an_expected_orphan_as_its_offset() -> None:
+    updates, first_left, _ = steps_to_update(SCENARIO, COMPILED,
+                                             parse_results(run_until({**ORPHAN, "at": 24})))
+    assert first_left is None
+    assert updates[2]["orphan"] == 24

@@ -533,17 +533,19 @@ static noreturn void report_middle_write(uint32_t event, uintptr_t word,
 
 /* The first word in [from, to) that is not FREE_WORD, or `to`. ORs a run of words before looking
  * at any one of them: the free middle can be most of a large arena. */
+/* Words ORed together in one step of the scan (the four written out below). */
+#define SCAN_RUN_WORDS 4
 _Static_assert(HEAPRIG_MAX_CLIENTS <= 64u, "observe.asked has a bit per client");
 _Static_assert(FREE_WORD == 0u, "the scan ORs words: the free pattern must be zero");
 
 static uintptr_t first_written_word(uintptr_t from, uintptr_t to) {
     const uint32_t *word = (const uint32_t *)from;
     const uint32_t *end = (const uint32_t *)to;
-    while (end - word >= 4) {
+    while (end - word >= SCAN_RUN_WORDS) {
         if ((word[0] | word[1] | word[2] | word[3]) != FREE_WORD) {
             break;
         }
-        word += 4;
+        word += SCAN_RUN_WORDS;
     }
     for (; word < end; word++) {
         if (*word != FREE_WORD) {
