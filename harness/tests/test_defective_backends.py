@@ -109,7 +109,8 @@ def test_d4_wrapped_header_over_the_high_head_is_an_overlap(backend_root) -> Non
                  SCENARIOS / "defects" / "d4_remaining_on_small_middle.yaml")
     step, op, sentence = ending(run)
     assert (step, op) == (2, "overlap")          # steps[2]: alloc_remaining on an empty middle
-    names = {run.compiled.owner_name(run.results.terminal.fields[key]) for key in ("owner", "other")}
+    fields = run.results.terminal.fields
+    names = {run.compiled.owner_name(fields[key]) for key in ("owner", "other")}
     assert names == {"none_left", "hi"}
     assert "overlaps" in sentence
 

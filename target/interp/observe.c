@@ -712,8 +712,13 @@ void observe_after_event(const event_t *event, bool checking) {
         }
         check_embedded_list(event->number, layout);
     }
-    /* Space that returned to the middle gets the free pattern back. */
-    if (layout->low_end <= layout->high_start) {
+    /* Space that returned to the middle gets the free pattern back; not while a stranded block
+     * lies there (checking off): that would be the rig overwriting a live block. */
+    bool stranded = false;
+    for (uint32_t i = 0; i < layout->count; i++) {
+        stranded = stranded || layout->blocks[i].side == OBSERVED_STRANDED;
+    }
+    if (layout->low_end <= layout->high_start && !stranded) {
         if (middle_explained) {
             fill_free(layout->low_end, layout->high_start);
         }
