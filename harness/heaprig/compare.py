@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import detectors
 from .compiler import FIRST_STEP_EVENT, CompiledScenario
 from .results import CallbackRecord, EventRecord, Line, MoveRecord, RegionRecord, Results, Snapshot
 from .scenario import (
@@ -49,8 +50,8 @@ class Mismatch:
 
 
 def region_of(record: RegionRecord, compiled: CompiledScenario) -> Region:
-    if record.kind == "free":
-        return Region(record.at, "free", record.len)
+    if record.kind in ("free", "unknown"):
+        return Region(record.at, record.kind, record.len)
     if record.kind == "hole":
         return Region(record.at, "hole", record.len, record.side)
     return Region(record.at, compiled.owner_name(record.owner), record.len, record.side,
@@ -104,6 +105,8 @@ def describe_terminal(line: Line, compiled: CompiledScenario) -> str:
         return f"reset not proven: {f['proof']}{where}: {f['detail']}"
     if line.op == "protocol_error":
         return f"protocol error at event {f['ev']} (stream line {f['line']}): {f['message']}"
+    if line.op in detectors.DETECTOR_OPS:
+        return detectors.describe(line.op, f, compiled.owner_name)
     return line.op
 
 
@@ -129,6 +132,8 @@ def _terminal_value(line: Line, compiled: CompiledScenario) -> str:
         return str(line.fields.get("invariant"))
     if line.op == "corruption":
         return _corrupted_owner(line, compiled)
+    if line.op in detectors.DETECTOR_OPS:
+        return detectors.expected_value(line.op, line.fields, compiled.owner_name)
     return describe_terminal(line, compiled)
 
 
@@ -247,6 +252,7 @@ def _compare_step(step: Step, expect: Expectation, record: EventRecord | None,
     expected_terminal = expect.terminal
     if expected_terminal is not None:
         key, value = expected_terminal
+        value = _show(value)      # offsets (orphan, stray) are numbers
         if terminal is None or terminal.op == "end":
             check(key, value, NONE)
         elif terminal.op != key:

@@ -33,6 +33,7 @@ from .scenario import (
     EXPECT_APPLIES_TO,
     HEADER_BYTES,
     NAMELESS_ACTIONS,
+    TERMINAL_KEYS,
     UNSET,
     VM_OWNERS,
     Callback,
@@ -527,7 +528,7 @@ def _check_expectation(scenario: Scenario, step: Step, names: _Names, context: _
         if applies is not None and step.action not in applies:
             raise context.error(f"{key!r} does not apply to {step.action} "
                                 f"(only to {', '.join(applies)})", (*base, key), at_key=True)
-    terminals = [key for key in ("fault", "violation", "corruption") if key in expect.keys()]
+    terminals = [key for key in TERMINAL_KEYS if key in expect.keys()]
     if len(terminals) > 1:
         raise context.error(f"a run ends only once: {' and '.join(terminals)} cannot both be "
                             f"expected", (*base, terminals[1]), at_key=True)
@@ -544,6 +545,10 @@ def _check_expectation(scenario: Scenario, step: Step, names: _Names, context: _
             and expect.corruption not in VM_OWNERS:
         raise context.error(f"unknown client or VM object {expect.corruption!r}",
                             (*base, "corruption"))
+    for key in ("overlap", "stranded"):
+        owner = expect.get(key)
+        if owner is not UNSET and owner not in clients and owner not in VM_OWNERS:
+            raise context.error(f"unknown client {owner!r}", (*base, key))
     for key in ("moves", "callbacks"):
         for number, item in enumerate(expect.get(key) or ()):
             if item.name not in clients and item.name not in VM_OWNERS:

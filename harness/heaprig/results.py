@@ -11,12 +11,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from . import detectors
 from .errors import RunError
 
-TERMINAL_OPS = ("end", "violation", "corruption", "fault", "protocol_error", "reset_failed")
+TERMINAL_OPS = ("end", "violation", "corruption", "fault", "protocol_error", "reset_failed",
+                *detectors.DETECTOR_OPS)
 """Lines that end a run; at most one, and the last."""
 EXIT_CODES = {"end": 0, "protocol_error": 2, "violation": 3, "corruption": 3, "fault": 4,
-              "reset_failed": 5}
+              "reset_failed": 5, **{op: 3 for op in detectors.DETECTOR_OPS}}
 """The exit status that goes with each terminal line (PROTOCOL.md "Exit status")."""
 
 
@@ -76,6 +78,7 @@ FIELDS: Mapping[str, Mapping[str, Callable[[Any], bool]]] = {
     "reset_failed": {**_EV, "proof": _str, "at": _optional(_int), "detail": _str},
     "fault": {"kind": _str},
     "end": {"events": _int},
+    **detectors.DETECTOR_FIELDS,
 }
 """Required fields of each op and how to check them (extra fields are allowed)."""
 
@@ -84,6 +87,7 @@ _REGION_FIELDS: Mapping[str, Mapping[str, Callable[[Any], bool]]] = {
               "owner": _owner, "movable": _bool},
     "hole": {"side": lambda v: v in ("low", "high"), "at": _int, "len": _int},
     "free": {"at": _int, "len": _int},
+    "unknown": {"at": _int, "len": _int},
 }
 
 
@@ -239,6 +243,9 @@ def parse_line(text: str, number: int, source: str = "results") -> Line:
     for name, check in checks.items():
         if name not in fields or not check(fields[name]):
             raise _bad(source, number, f"{op}: bad or missing {name!r}: {text[:120]!r}")
+    problem = detectors.line_problem(op, fields)
+    if problem is not None:
+        raise _bad(source, number, f"{problem}: {text[:120]!r}")
     return Line(op, fields, number)
 
 

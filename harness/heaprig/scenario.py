@@ -56,7 +56,9 @@ NAMELESS_ACTIONS = ("vm_start", "vm_exit", "collect", "map")
 """Actions written as a bare word (``- vm_start``) or with an empty value (``- vm_exit:``)."""
 ACTIONS: tuple[str, ...] = (*CLIENT_ACTIONS, *OBJECT_ACTIONS, *NAMELESS_ACTIONS, "stack")
 
-TERMINAL_KEYS = ("fault", "violation", "corruption")
+DETECTOR_KEYS = ("guard", "overlap", "stranded", "orphan", "stray")
+"""Expectations of the backend-neutral detectors (heaprig.detectors), each ending the run."""
+TERMINAL_KEYS = ("fault", "violation", "corruption", *DETECTOR_KEYS)
 """Expectations that end the run at their step."""
 
 
@@ -94,7 +96,9 @@ class Region:
 
     @property
     def kind(self) -> Literal["block", "hole", "free"]:
-        if self.what == "free":
+        if self.what in ("free", "unknown"):
+            # ``unknown``: carved space no handle or hole explains, as only a broken backend's
+            # map shows (never written in a scenario); it covers its bytes like the middle.
             return "free"
         if self.what == "hole":
             return "hole"
@@ -243,6 +247,7 @@ EXPECT_KEYS = (
     "fault",
     "violation",
     "corruption",
+    *DETECTOR_KEYS,
 )
 
 EXPECT_APPLIES_TO: Mapping[str, tuple[str, ...] | None] = {
@@ -273,6 +278,16 @@ class Expectation:
     fault: str = UNSET
     violation: str = UNSET
     corruption: str = UNSET
+    guard: str = UNSET
+    """The arena edge (``top``/``bottom``) a guard word or a block was found past."""
+    overlap: str = UNSET
+    """The owner whose block starts inside another's."""
+    stranded: str = UNSET
+    """The owner of the embedded block left behind by its VM."""
+    orphan: int = UNSET
+    """Offset of the carved space no handle or hole explains."""
+    stray: int = UNSET
+    """Offset of the word written in the free middle."""
 
     def __repr__(self) -> str:
         return f"Expectation({', '.join(f'{k}={self.get(k)!r}' for k in self.keys())})"

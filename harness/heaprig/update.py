@@ -52,7 +52,7 @@ from .compiler import CompiledScenario
 from .errors import HeaprigError
 from .loader import parse_scenario
 from .results import EventRecord, Results
-from .scenario import Scenario
+from .scenario import DETECTOR_KEYS, Scenario
 
 FILL_KEYS: Mapping[str, tuple[str, ...]] = {
     "alloc": ("at", "side"),
@@ -70,7 +70,8 @@ added wherever a misuse was reported)."""
 REMOVE = object()
 """An actual value meaning "this key must go" (``side`` of a NULL result)."""
 
-_TERMINAL_KEY = {"fault": "fault", "violation": "violation", "corruption": "corruption"}
+_TERMINAL_KEY = {"fault": "fault", "violation": "violation", "corruption": "corruption",
+                 **{op: op for op in DETECTOR_KEYS}}
 
 
 class UpdateError(HeaprigError):
@@ -151,7 +152,10 @@ def steps_to_update(scenario: Scenario, compiled: CompiledScenario, results: Res
         expected = scenario.steps[step].expect if step is not None else None
         expected_key = expected.terminal[0] if expected and expected.terminal else None
         if step is not None and expected_key == _TERMINAL_KEY.get(terminal.op):
-            ended_here = (terminal.op, _terminal_value(terminal, compiled))
+            value: Any = _terminal_value(terminal, compiled)
+            if terminal.op in ("orphan", "stray"):
+                value = terminal.fields.get("at")     # an offset: a number in YAML
+            ended_here = (terminal.op, value)
             limit = ev + 1
         else:
             limit = ev

@@ -140,7 +140,8 @@ BAD_SCENARIOS = [
     ("unknown-expectation-key",
      HEAD + "  - alloc: a\n    size: 8\n    expect:\n      offset: 0\n",
      "bad.yaml:7:7: steps[0].expect.offset: unknown key 'offset' (allowed here: at, side, found, "
-     "freed, map, middle, gc_heap, moves, callbacks, misuse, fault, violation, corruption)"),
+     "freed, map, middle, gc_heap, moves, callbacks, misuse, fault, violation, corruption, "
+     "guard, overlap, stranded, orphan, stray)"),
     ("bad-fault-kind",
      HEAD + "  - alloc: a\n    size: 8\n    expect:\n      fault: crash\n",
      "bad.yaml:7:14: steps[0].expect.fault: expected one of hardfault, assert, budget, "

@@ -11,6 +11,7 @@
 #include "heaprig_backend.h"
 #include "heaprig_config.h"
 #include "interp/map.h"
+#include "interp/observe.h"
 #include "interp/report.h"
 #include "platform.h"
 #include "vm/arena.h"
@@ -44,6 +45,7 @@ void interp_set_snapshots(bool on) {
 
 void interp_note_reset(void) {
     interp.reset_done = true;
+    observe_reset(); /* hook: the observer's guards and layout start over with the arena */
 }
 
 bool interp_reset_done(void) {
@@ -166,6 +168,8 @@ void interp_report_misuse(uint32_t event) {
 
 /* ---- After every event -------------------------------------------------------------------- */
 
+/* The default backend's own checker (an extra: a foreign backend may have none) and the data
+ * patterns, after the backend-neutral detectors (observe_after_event). */
 static void check_heap(uint32_t event) {
     heap_check_result_t result = heap_check();
     if (result.invariant != NULL) {
@@ -178,16 +182,17 @@ static void check_heap(uint32_t event) {
     }
 }
 
-static void after_event(uint32_t event) {
-    interp_report_misuse(event);
+static void after_event(const event_t *event) {
+    interp_report_misuse(event->number);
     if (!interp.reset_done) {
         return; /* no heap yet */
     }
+    observe_after_event(event, interp.checking); /* hook: backend-neutral detectors */
     if (interp.checking) {
-        check_heap(event);
+        check_heap(event->number);
     }
     if (interp.snapshots) {
-        map_report(event);
+        map_report(event->number);
     }
 }
 
@@ -268,8 +273,9 @@ noreturn void heaprig_main(void) {
         };
         interp.current_event = event.number;
         heaprig_before_event(event.number);
+        observe_before_event(&event); /* hook: what the event asks the allocator for */
         events_run(&event);
-        after_event(event.number);
+        after_event(&event);
     }
     interp_finish();
 }

@@ -1,16 +1,15 @@
 /*
- * Maps, owners and moves, seen through heap_walk() (one way to see the heap, STYLE.md C5).
- *
- * The walker visits the low side, the free middle and the high side in address order, then the
- * embedded list in list order. A map lists regions in address order with each embedded block
- * right after the block that holds it (the GC heap): a first walk collects and sorts the embedded
- * blocks (a few, one per handle at most), a second streams every other region straight into the
- * result line, so a map of thousands of holes needs no region array.
+ * Maps, owners and moves, built on the backend-neutral observation (interp/observe.h): the
+ * handles the rig holds, their lengths, and the holes between them. No allocator internals, so a
+ * foreign backend's map is drawn the same way. Regions stream straight into the result line, so
+ * a map of thousands of holes needs no region array.
  */
 #include "interp/map.h"
 
 #include "clients/clients.h"
+#include "interp/observe.h"
 #include "interp/report.h"
+#include "supervisor/port.h"
 #include "vm/arena.h"
 #include "vm/vm.h"
 
@@ -28,11 +27,6 @@ typedef struct {
     /* Moves: every owner's block before supervisor_move_memory(). */
     block_snapshot_t blocks[SNAPSHOT_CAPACITY];
     uint32_t count;
-    /* Maps: the embedded blocks, sorted by address, and which are already listed. */
-    heap_region_t embedded[SUPERVISOR_SLOTS];
-    bool embedded_listed[SUPERVISOR_SLOTS];
-    uint32_t embedded_count;
-    bool embedded_overflow;
 } map_state_t;
 
 static map_state_t map;
@@ -74,13 +68,7 @@ void map_report_owner(const char *key, owner_t owner) {
 }
 
 uint32_t map_block_offset(const void *data) {
-    return arena_offset(data) - SUPERVISOR_HEADER_BYTES;
-}
-
-bool map_block_inside_arena(const void *data, uint32_t length) {
-    const char *header = (const char *)data - SUPERVISOR_HEADER_BYTES;
-    return length <= UINT32_MAX - SUPERVISOR_HEADER_BYTES &&
-           arena_holds(header, SUPERVISOR_HEADER_BYTES + length);
+    return arena_offset(data) - OBSERVE_HEADER_BYTES;
 }
 
 const char *map_side_name(heap_region_kind_t kind) {
@@ -101,136 +89,114 @@ const char *map_side_name(heap_region_kind_t kind) {
 
 /* ---- Locating a block --------------------------------------------------------------------- */
 
-typedef struct {
-    const supervisor_allocation *handle;
-    heap_region_t region;
-    bool found;
-} locate_t;
-
-static void locate_visit(const heap_region_t *region, void *context) {
-    locate_t *search = context;
-    if (!search->found && region->allocation != NULL && region->allocation == search->handle) {
-        search->region = *region;
-        search->found = true;
+static heap_region_kind_t region_kind_of(observed_side_t side) {
+    switch (side) {
+    case OBSERVED_LOW:
+        return REGION_LOW_BLOCK;
+    case OBSERVED_HIGH:
+        return REGION_HIGH_BLOCK;
+    case OBSERVED_EMBEDDED:
+    case OBSERVED_STRANDED:
+        break;
     }
+    return REGION_EMBEDDED_BLOCK;
 }
 
 bool map_locate(const supervisor_allocation *handle, heap_region_t *region) {
-    locate_t search = {.handle = handle, .found = false};
-    if (handle != NULL) {
-        heap_walk(locate_visit, &search);
+    observed_block_t block;
+    if (!observe_block_of(handle, &block)) {
+        return false;
     }
-    *region = search.region;
-    return search.found;
+    *region = (heap_region_t){
+        .kind = region_kind_of(block.side),
+        .start = (const void *)block.start,
+        .length = block.length,
+        .movable = block.movable,
+        .allocation = (supervisor_allocation *)block.handle,
+    };
+    return true;
 }
 
 /* ---- The map result ----------------------------------------------------------------------- */
+/*
+ * Regions in address order: the low side (blocks, and holes tiling the gaps between them), the
+ * free middle, the high side; the embedded blocks right after the GC heap block that holds them.
+ * Space between a side's blocks that holds no hole (a broken backend's, with checking off) is an
+ * `unknown` region: listed, never hidden. So is a block no side holds (a stranded one).
+ */
 
-static uintptr_t region_start(const heap_region_t *region) {
-    return (uintptr_t)region->start;
-}
+typedef struct {
+    const observed_layout_t *layout;
+    bool listed[OBSERVE_OWNERS];
+} map_walk_t;
 
-/* Bytes the region covers: header and data, or the whole middle. */
-static uintptr_t region_end(const heap_region_t *region) {
-    uintptr_t header = region->kind == REGION_FREE_MIDDLE ? 0 : SUPERVISOR_HEADER_BYTES;
-    return region_start(region) + header + region->length;
-}
-
-static bool is_embedded(const heap_region_t *region) {
-    return region->kind == REGION_EMBEDDED_BLOCK;
-}
-
-static void report_region(const heap_region_t *region) {
+static void report_block(const observed_block_t *block) {
     report_open_object(NULL);
-    switch (region->kind) {
-    case REGION_FREE_MIDDLE:
-        report_string("kind", "free");
-        break;
-    case REGION_LOW_HOLE:
-    case REGION_HIGH_HOLE:
-        report_string("kind", "hole");
-        report_string("side", map_side_name(region->kind));
-        break;
-    case REGION_LOW_BLOCK:
-    case REGION_HIGH_BLOCK:
-    case REGION_EMBEDDED_BLOCK:
-        report_string("kind", "block");
-        report_string("side", map_side_name(region->kind));
-        break;
-    }
-    report_u32("at", arena_offset(region->start));
-    report_u32("len", region->length);
-    if (region->kind != REGION_FREE_MIDDLE && region->kind != REGION_LOW_HOLE &&
-        region->kind != REGION_HIGH_HOLE) {
-        map_report_owner("owner", map_owner_of(region->allocation));
-        report_bool("movable", region->movable);
-    }
+    report_string("kind", "block");
+    report_string("side", block->side == OBSERVED_LOW    ? "low"
+                          : block->side == OBSERVED_HIGH ? "high"
+                                                         : "embedded");
+    report_u32("at", arena_offset((const void *)block->start));
+    report_u32("len", block->length);
+    map_report_owner("owner", block->owner);
+    report_bool("movable", block->movable);
     report_close_object();
 }
 
-/* Pass 1 of a map: the embedded blocks, sorted by address. A sound heap has at most one per
- * handle slot; a broken one may have more, which are listed at the end in list order. */
-static void embedded_collect_visit(const heap_region_t *region, void *context) {
-    (void)context;
-    if (!is_embedded(region)) {
+static void report_span(const char *kind, const char *side, uintptr_t at, uint32_t length) {
+    report_open_object(NULL);
+    report_string("kind", kind);
+    if (side != NULL) {
+        report_string("side", side);
+    }
+    report_u32("at", arena_offset((const void *)at));
+    report_u32("len", length);
+    report_close_object();
+}
+
+/* Holes from `from` up to `to`, then whatever is left as one unknown region. */
+static void report_gap(const char *side, uintptr_t from, uintptr_t to) {
+    uint32_t length;
+    while (from < to && observe_hole_at(from, to, &length)) {
+        report_span("hole", side, from, length);
+        from += OBSERVE_HEADER_BYTES + length;
+    }
+    if (from < to) {
+        report_span("unknown", NULL, from, (uint32_t)(to - from));
+    }
+}
+
+static void report_side_block(map_walk_t *walk, uint32_t index) {
+    const observed_block_t *block = &walk->layout->blocks[index];
+    report_block(block);
+    walk->listed[index] = true;
+    if (block->owner.kind != OWNER_HEAP) {
         return;
     }
-    if (map.embedded_count < SUPERVISOR_SLOTS) {
-        map.embedded[map.embedded_count] = *region;
-        map.embedded_listed[map.embedded_count] = false;
-        map.embedded_count++;
-    } else {
-        map.embedded_overflow = true;
-    }
-}
-
-static void collect_embedded_blocks(void) {
-    map.embedded_count = 0;
-    map.embedded_overflow = false;
-    heap_walk(embedded_collect_visit, NULL);
-    for (uint32_t i = 1; i < map.embedded_count; i++) { /* insertion sort: a handful */
-        heap_region_t region = map.embedded[i];
-        uint32_t j = i;
-        while (j > 0 && region_start(&map.embedded[j - 1]) > region_start(&region)) {
-            map.embedded[j] = map.embedded[j - 1];
-            j--;
-        }
-        map.embedded[j] = region;
-    }
-}
-
-/* Emits the collected embedded blocks starting inside [from, to) not listed yet, lowest first. */
-static void report_embedded_within(uintptr_t from, uintptr_t to) {
-    for (uint32_t i = 0; i < map.embedded_count; i++) {
-        uintptr_t start = region_start(&map.embedded[i]);
-        if (!map.embedded_listed[i] && start >= from && start < to) {
-            report_region(&map.embedded[i]);
-            map.embedded_listed[i] = true;
+    for (uint32_t i = 0; i < walk->layout->count; i++) {
+        if (walk->layout->blocks[i].side == OBSERVED_EMBEDDED && !walk->listed[i]) {
+            report_block(&walk->layout->blocks[i]);
+            walk->listed[i] = true;
         }
     }
 }
 
-/* Pass 2: every other region in address order, each followed by the embedded blocks inside it.
- * Normally only the GC heap block holds any, but regions tile the arena, so asking every region
- * places each embedded block exactly once, wherever a backend put it. */
-static void map_visit(const heap_region_t *region, void *context) {
-    uint32_t *middle_bytes = context;
-    if (is_embedded(region)) {
-        return;
+/* One side's blocks in address order from `from`, the gaps between them, up to `to`. */
+static void report_side(map_walk_t *walk, observed_side_t side, const char *name, uintptr_t from,
+                        uintptr_t to) {
+    uintptr_t cursor = from;
+    for (uint32_t i = 0; i < walk->layout->count; i++) {
+        const observed_block_t *block = &walk->layout->blocks[i];
+        if (block->side != side) {
+            continue;
+        }
+        report_gap(name, cursor, block->start);
+        report_side_block(walk, i);
+        if (observe_block_end(block) > cursor) {
+            cursor = observe_block_end(block);
+        }
     }
-    report_region(region);
-    report_embedded_within(region_start(region), region_end(region));
-    if (region->kind == REGION_FREE_MIDDLE) {
-        *middle_bytes = region->length;
-    }
-}
-
-/* Pass 3, for a broken heap only: embedded blocks beyond the collected ones, in list order. */
-static void embedded_overflow_visit(const heap_region_t *region, void *context) {
-    uint32_t *ordinal = context;
-    if (is_embedded(region) && (*ordinal)++ >= SUPERVISOR_SLOTS) {
-        report_region(region);
-    }
+    report_gap(name, cursor, to);
 }
 
 static void report_heap_bounds(const char *key) {
@@ -246,20 +212,24 @@ static void report_heap_bounds(const char *key) {
 }
 
 void map_report(uint32_t event) {
-    uint32_t middle_bytes = 0;
-    collect_embedded_blocks();
+    map_walk_t walk = {.layout = observe_layout()};
+    uintptr_t low_end = walk.layout->low_end;
+    uintptr_t high_start = walk.layout->high_start;
+    uint32_t middle = low_end <= high_start ? (uint32_t)(high_start - low_end) : 0;
     report_begin("map");
     report_u32("ev", event);
     report_open_array("regions");
-    heap_walk(map_visit, &middle_bytes);
-    /* Embedded blocks outside the arena (a broken backend's): listed, never hidden. */
-    report_embedded_within(0, UINTPTR_MAX);
-    if (map.embedded_overflow) {
-        uint32_t ordinal = 0;
-        heap_walk(embedded_overflow_visit, &ordinal);
+    report_side(&walk, OBSERVED_LOW, "low", (uintptr_t)port_heap_get_bottom(), low_end);
+    report_span("free", NULL, low_end, middle);
+    report_side(&walk, OBSERVED_HIGH, "high", high_start > low_end ? high_start : low_end,
+                (uintptr_t)port_heap_get_top());
+    for (uint32_t i = 0; i < walk.layout->count; i++) {
+        if (!walk.listed[i]) {
+            report_block(&walk.layout->blocks[i]);
+        }
     }
     report_close_array();
-    report_u32("middle", middle_bytes);
+    report_u32("middle", middle);
     report_heap_bounds("heap");
     report_end();
 }
@@ -276,7 +246,7 @@ static void snapshot_add(owner_t owner, const supervisor_allocation *handle) {
         .owner = owner,
         .handle = handle,
         .before = handle->ptr,
-        .was_embedded = located && is_embedded(&region),
+        .was_embedded = located && region.kind == REGION_EMBEDDED_BLOCK,
     };
 }
 

@@ -1,6 +1,7 @@
 /*
- * What the results say about the heap, all built on the allocator's heap_walk(): owner names, the
- * `map` result, where a block lies (for `alloc` results), and the `move` results of a VM exit.
+ * What the results say about the heap, all built on the backend-neutral observation
+ * (interp/observe.h), never on allocator internals: owner names, the `map` result, where a block
+ * lies (for `alloc` results), and the `move` results of a VM exit.
  */
 #ifndef HEAPRIG_MAP_H
 #define HEAPRIG_MAP_H
@@ -29,9 +30,7 @@ void map_report_owner(const char *key, owner_t owner);
 
 /* Offset from the arena bottom of the block header in front of `data`. */
 uint32_t map_block_offset(const void *data);
-/* Does the block (header included) whose data is [data, data + length) lie inside the arena? */
-bool map_block_inside_arena(const void *data, uint32_t length);
-/* The walker's region holding the handle's block; false if no region does. */
+/* The handle's block as observed (kind: low/high/embedded block); false if it holds none. */
 bool map_locate(const supervisor_allocation *handle, heap_region_t *region);
 /* "low", "high" or "embedded" for a block region. */
 const char *map_side_name(heap_region_kind_t kind);

@@ -10,8 +10,10 @@
 #define WORD_BYTES 4u
 
 typedef struct {
-    /* Words, so the bottom is word aligned as the allocator requires. */
-    uint32_t words[HEAPRIG_ARENA_MAX / WORD_BYTES];
+    /* Words, so the bottom is word aligned as the allocator requires. The arena starts
+     * ARENA_GUARD_WORDS into the buffer and ends at least that many words before its end, so the
+     * guard words the observer keeps just outside it (interp/observe.c) are always storage. */
+    uint32_t words[ARENA_GUARD_WORDS + HEAPRIG_ARENA_MAX / WORD_BYTES + ARENA_GUARD_WORDS];
     uint32_t bytes;
     /* How much of the buffer may hold data: the largest arena used since the buffer was zero
      * (zeroing all of it at every reset would cost the firmware a large share of its budget). */
@@ -28,7 +30,8 @@ void arena_configure(uint32_t bytes) {
     if (arena.bytes > arena.used_bytes) {
         arena.used_bytes = arena.bytes;
     }
-    memset(arena.words, 0, arena.used_bytes);
+    /* The guard words on both sides too: they may hold an old arena's guards. */
+    memset(arena.words, 0, arena.used_bytes + 2u * ARENA_GUARD_WORDS * WORD_BYTES);
 }
 
 uint32_t arena_size(void) {
@@ -36,11 +39,11 @@ uint32_t arena_size(void) {
 }
 
 uint32_t *port_heap_get_bottom(void) {
-    return &arena.words[0];
+    return &arena.words[ARENA_GUARD_WORDS];
 }
 
 uint32_t *port_heap_get_top(void) {
-    return &arena.words[arena.bytes / WORD_BYTES];
+    return &arena.words[ARENA_GUARD_WORDS + arena.bytes / WORD_BYTES];
 }
 
 uint32_t arena_offset(const void *address) {

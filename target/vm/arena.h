@@ -13,9 +13,12 @@
 
 /* The smallest arena a `reset` may ask for (PROTOCOL.md). */
 #define ARENA_MIN_BYTES 16u
+/* Words of storage kept free just below the bottom and just above the top of any arena, where
+ * the observer places its guard words (interp/observe.c). Zero after arena_configure(). */
+#define ARENA_GUARD_WORDS 4u
 
 /* Uses the first `bytes` of the buffer (ARENA_MIN_BYTES..HEAPRIG_ARENA_MAX, a multiple of 4),
- * zero-filled so that every run starts from the same memory. */
+ * zero-filled so that every run starts from the same memory (the guard words around it too). */
 void arena_configure(uint32_t bytes);
 uint32_t arena_size(void);
 /* Byte offset of `address` from the bottom (meaningful only for addresses inside the arena). */
