@@ -238,16 +238,20 @@ int platform_read_events(char *buf, size_t n) {
 
 void platform_write_results(const char *buf, size_t n) {
     copy_to(board.outputs.results, buf, n);
+    /* The writer hands over whole lines, or a long line in pieces that only the last ends. */
+    bool line_ends = n > 0 && buf[n - 1] == '\n';
     if (!board.result_line_open) {
         board.last_result_length = 0;
     }
-    for (size_t i = 0; i < n && board.last_result_length < LAST_RESULT_CAPACITY; i++) {
-        if (buf[i] != '\n') {
-            board.last_result[board.last_result_length++] = buf[i];
-        }
+    size_t room = LAST_RESULT_CAPACITY - board.last_result_length;
+    size_t take = line_ends ? n - 1 : n;
+    if (take > room) {
+        take = room;
     }
+    memcpy(&board.last_result[board.last_result_length], buf, take);
+    board.last_result_length += take;
     board.last_result[board.last_result_length] = '\0';
-    board.result_line_open = n == 0 || buf[n - 1] != '\n';
+    board.result_line_open = !line_ends;
 }
 
 noreturn void platform_exit(heaprig_exit_t status) {
