@@ -9,7 +9,7 @@ DEBIAN_PACKAGES := make qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eab
     gdb-multiarch gcc libc6-dev gcc-multilib qemu-user \
     python3 python3-venv python3-pip python3-setuptools python3-pytest python3-yaml \
     python3-hypothesis python3-pytest-xdist python3-jsonschema python3-ruamel.yaml python3-pil \
-    chromium gcovr python3-matplotlib
+    chromium gcovr python3-matplotlib clang libclang-rt-14-dev
 
 SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv
@@ -68,10 +68,12 @@ size: deps venv
 clean: firmware-clean
 	rm -rf build $(VENV)
 
-# The firmware variants (target/firmware.mk) and the host build of the same sources (target/host.mk).
+# The firmware variants (target/firmware.mk), the host build of the same sources (target/host.mk)
+# and the native libFuzzer build with ASan and UBSan, `make fuzz-native` (target/fuzz.mk).
 -include target/firmware.mk
 -include target/host.mk
 -include target/bench.mk
+-include target/fuzz.mk
 
 # Line and branch coverage of the allocator by the scenarios alone, on instrumented host builds
 # kept under build/coverage (harness/heaprig/coverage_report.py).

@@ -29,7 +29,9 @@ typedef struct {
     bool reset_done;
 } interp_t;
 
-static interp_t interp = {.checking = true};
+/* Set by heaprig_main() at the start of every run, so that a board may run several streams in
+ * one process (the native fuzzer, target/board/fuzz/, runs one per input). */
+static interp_t interp;
 
 uint32_t interp_current_event(void) {
     return interp.current_event;
@@ -259,6 +261,7 @@ static void read_header(void) {
 }
 
 noreturn void heaprig_main(void) {
+    interp = (interp_t){.checking = true};
     report_ready();
     reader_init();
     read_header();

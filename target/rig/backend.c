@@ -19,8 +19,12 @@
 #include "rig/layout_walk.h"
 #include "supervisor/port.h"
 
-extern char __start_heaprig_backend_data[], __stop_heaprig_backend_data[];
-extern char __start_heaprig_backend_bss[], __stop_heaprig_backend_bss[];
+/* Weak: a backend with no data of one kind has no such section, and the linker then defines no
+ * bounds for it; both bounds are then NULL and the section is empty. */
+extern char __start_heaprig_backend_data[] __attribute__((weak));
+extern char __stop_heaprig_backend_data[] __attribute__((weak));
+extern char __start_heaprig_backend_bss[] __attribute__((weak));
+extern char __stop_heaprig_backend_bss[] __attribute__((weak));
 
 typedef struct {
     /* The backend's initialised data as the program image had it, taken at boot. Word-typed so
@@ -40,7 +44,9 @@ bool heaprig_backend_snapshot(void) {
     if (bytes > sizeof(image.initial_data)) {
         return false;
     }
-    memcpy(image.initial_data, __start_heaprig_backend_data, bytes);
+    if (bytes != 0) { /* with no section both bounds are NULL, which memcpy must not see */
+        memcpy(image.initial_data, __start_heaprig_backend_data, bytes);
+    }
     image.snapshot_taken = true;
     return true;
 }
@@ -50,10 +56,14 @@ void heaprig_backend_reset(void) {
     if (!image.snapshot_taken) {
         heaprig_assert_failed(__FILE__, __LINE__, "heaprig_backend_snapshot() ran at boot");
     }
-    memcpy(__start_heaprig_backend_data, image.initial_data,
-           section_bytes(__start_heaprig_backend_data, __stop_heaprig_backend_data));
-    memset(__start_heaprig_backend_bss, 0,
-           section_bytes(__start_heaprig_backend_bss, __stop_heaprig_backend_bss));
+    size_t data_bytes = section_bytes(__start_heaprig_backend_data, __stop_heaprig_backend_data);
+    size_t bss_bytes = section_bytes(__start_heaprig_backend_bss, __stop_heaprig_backend_bss);
+    if (data_bytes != 0) {
+        memcpy(__start_heaprig_backend_data, image.initial_data, data_bytes);
+    }
+    if (bss_bytes != 0) {
+        memset(__start_heaprig_backend_bss, 0, bss_bytes);
+    }
 }
 
 /* ---- Services (the arena and the GC model under their rig-side names) --------------------- */
