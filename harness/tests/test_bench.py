@@ -40,9 +40,12 @@ from heaprig.results import parse_results
 needs_qemu = pytest.mark.skipif(qemu_missing(), reason="qemu-system-arm is not installed")
 
 # Upper bounds on our supervisor_move_memory (instructions; the bench state of bench.c, e = 0
-# unless named). Measured 33,243 / 121,403 / 58,401 when the bench was written: a regression
-# beyond ~20 % fails, any improvement passes.
-OUR_MOVE_BOUND = {(32, 0): 40_000, (64, 0): 146_000, (32, 32): 70_000}
+# unless named). Measured 32,933 / 120,805 / 52,853 on the rewritten allocator: a regression
+# beyond ~10 % fails, any improvement passes. Tighten them when the move gets cheaper.
+OUR_MOVE_BOUND = {(32, 0): 36_000, (64, 0): 133_000, (32, 32): 58_000}
+# How many instructions allocate_memory's shared path may differ by between the two backends
+# (register allocation only: see test_bench_runs_every_state_it_is_asked_for). Measured: 1.
+ALLOCATE_REGISTER_SLACK = 2
 BASELINE_SMOKE_SEED = 60606
 BASELINE_SMOKE_BATCH = 170
 # Two of the variants the committed scenarios use, both with move support (the baseline differs
@@ -143,10 +146,18 @@ def test_bench_runs_every_state_it_is_asked_for(sweeps: dict[str, Sweep]) -> Non
         assert [(p.live, p.embedded) for p in sweep.points] == [
             (1, 0), (1, 32), (32, 0), (32, 32), (64, 0), (64, 32)]
         assert all(p.cost(op) > 0 for p in sweep.points for op in bench.OPERATIONS)
-    # Everything but the move is the same code in both backends.
-    for ours, baseline in zip(sweeps["ours"].points, sweeps["baseline"].points):
-        assert [ours.cost(op) for op in bench.OPERATIONS[:-1]] == \
-               [baseline.cost(op) for op in bench.OPERATIONS[:-1]]
+    pairs = list(zip(sweeps["ours"].points, sweeps["baseline"].points))
+    # free_memory and allocation_from_ptr are the same code in both backends: the same counts.
+    for ours, baseline in pairs:
+        assert [ours.free_memory, ours.allocation_from_ptr] == \
+               [baseline.free_memory, baseline.allocation_from_ptr]
+    # allocate_memory differs only in its embedded path (a sorted insert in ours, a push at the
+    # head in the baseline), which the measured call never takes; sharing place_block with it,
+    # the path it does take is compiled with other registers. So the counts differ by the same
+    # few instructions in every state: the hole search and the carving cost exactly the same.
+    differences = {ours.allocate_memory - baseline.allocate_memory for ours, baseline in pairs}
+    assert len(differences) == 1
+    assert abs(differences.pop()) <= ALLOCATE_REGISTER_SLACK
 
 
 @pytest.mark.parametrize("state", sorted(OUR_MOVE_BOUND))
