@@ -22,10 +22,12 @@ from heaprig.bench import (
     Calibration,
     Point,
     Report,
+    SuiteRun,
     Sweep,
+    Throughput,
     fit_growth,
     list_word,
-    parse_calibration,
+    parse_batch_compare,
     parse_sweep,
     render_markdown,
 )
@@ -107,6 +109,46 @@ def test_report_states_the_ratio_at_32_blocks() -> None:
     text = render_markdown(report)
     assert "| 32 | 614 | 29 | 399 | 1,000 | 7,000 | 7.0 |" in text
     assert "**7.0×** ours (meets the goal" in text
+
+
+BATCH_OUTPUT = """\
+       batched: 55 scenarios in    1.55 s,    5 boots,     35.4 scenarios/s
+ one boot each: 55 scenarios in   14.22 s,   55 boots,      3.9 scenarios/s
+      speed-up: 9.2x (2 workers, target qemu)
+verdicts: the same both ways
+"""
+
+
+def test_batch_comparison_parses_into_both_ways() -> None:
+    throughput = parse_batch_compare(BATCH_OUTPUT, 0, "batch")
+    assert throughput == Throughput(SuiteRun(55, 1.55, 5), SuiteRun(55, 14.22, 55), 2, True)
+    assert throughput.speed_up == pytest.approx(14.22 / 1.55)
+    assert throughput.batched.per_second == pytest.approx(55 / 1.55)
+
+
+def test_report_shows_both_ways_and_the_ratio() -> None:
+    sweep = Sweep(8, 2, 128, (Point(32, 0, 614, 29, 399, 1_000),))
+    def render(exit_code: int) -> str:
+        throughput = parse_batch_compare(BATCH_OUTPUT, exit_code, "batch")
+        return render_markdown(Report({"ours": sweep, "baseline": sweep}, {}, None, throughput))
+    text = render(0)
+    assert "| batched | 55 | 5 | 1.55 | 35.5 |" in text
+    assert "| one boot each | 55 | 55 | 14.22 | 3.9 |" in text
+    assert "**9.2×** as fast as one boot each; the verdicts are the same" in text
+    assert "some verdicts differ" in render(1)
+
+
+@pytest.mark.parametrize("text, exit_code, message", [
+    ("usage: ... error: the following arguments are required: --compare\n", 2,
+     "the batch runner exited 2: usage"),
+    (BATCH_OUTPUT.replace(" one boot each", " one boot"), 0, "no `one boot each:` line"),
+    (BATCH_OUTPUT.replace("speed-up", "speedup"), 0, "no `speed-up:` line"),
+    ("", 0, "no `batched:` line"),
+])
+def test_bad_batch_output_is_a_run_error(text: str, exit_code: int, message: str) -> None:
+    with pytest.raises(RunError) as caught:
+        parse_batch_compare(text, exit_code, "batch")
+    assert message in str(caught.value)
 
 
 # --- the instruction counter ---------------------------------------------------------------------
