@@ -6,7 +6,8 @@ allocator with the original scheme's naive compaction and promotion). The progra
 heap state of LIVE low blocks and EMBEDDED blocks deterministically and counts, exactly, the
 instructions of ``allocate_memory``, ``free_memory``, ``allocation_from_ptr`` and
 ``supervisor_move_memory`` (target/board/bench/instructions.h says how). This module adds the
-code sizes and the suite's throughput, fits the growth of the move's cost, and writes
+code sizes and the suite's throughput (as ``python -m heaprig.batch --compare`` measures it:
+batched against one boot per scenario), fits the growth of the move's cost, and writes
 ``build/bench/bench.md`` (the table, also printed), ``bench.json`` (every point) and
 ``bench.png`` (a plot, when python3-matplotlib is installed).
 
@@ -18,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import importlib.util
+import re
 import json
 import math
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -66,8 +66,16 @@ GROWTH_FROM = 8
 
 SCENARIOS_DIR = Path("scenarios")
 BATCH_MODULE = "heaprig.batch"
-"""Another engineer's batch runner: `python -m heaprig.batch --compare` measures the suite batched
-against one boot each. Used when present; else only one boot each is measured here."""
+"""The batch runner: ``python -m heaprig.batch --compare scenarios/`` runs the suite batched and
+one boot each and reports both; the bench takes its figures rather than time the suite again."""
+SUITE_TIMEOUT = 900.0
+"""Seconds the batch runner's comparison may take (builds included; the suite runs twice)."""
+BATCH_EXIT_VERDICTS_DIFFER = 1
+"""The batch runner's exit status when both ways ran but some verdict differs between them."""
+_BATCH_LINE = re.compile(
+    r"^\s*(?P<way>batched|one boot each): (?P<scenarios>\d+) scenarios in\s+(?P<seconds>[\d.]+) s,"
+    r"\s+(?P<boots>\d+) boots,")
+_SPEED_UP_LINE = re.compile(r"^\s*speed-up: [\d.]+x \((?P<workers>\d+) workers,")
 SIZE_CPU = "cortex-m0"
 SIZE_SLOTS = code_size.DEFAULT_SLOTS
 
@@ -129,17 +137,33 @@ class Growth:
 
 
 @dataclass(frozen=True)
-class Throughput:
-    """Suite throughput: scenarios a second with one QEMU boot each, and the batch runner's own
-    report when it exists (``batch_report``: its output verbatim)."""
+class SuiteRun:
+    """The whole suite run one way (batched, or one QEMU boot per scenario): wall clock."""
 
     scenarios: int
     seconds: float
-    batch_report: str | None
+    boots: int
 
     @property
     def per_second(self) -> float:
         return self.scenarios / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Suite throughput as the batch runner reports it: both ways on ``workers`` threads."""
+
+    batched: SuiteRun
+    one_boot_each: SuiteRun
+    workers: int
+    verdicts_agree: bool
+
+    @property
+    def speed_up(self) -> float:
+        """One boot each over batched, in wall-clock time."""
+        if self.batched.seconds <= 0:
+            return 0.0
+        return self.one_boot_each.seconds / self.batched.seconds
 
 
 @dataclass(frozen=True)
@@ -221,6 +245,29 @@ def parse_calibration(text: str, source: str) -> tuple[Calibration, ...]:
         calibrations.append(Calibration(*(_checked_int(line, key, source, number)
                                           for key in ("iterations", "expected", "measured"))))
     return tuple(calibrations)
+
+
+def parse_batch_compare(text: str, exit_code: int, source: str) -> Throughput:
+    """The output of ``python -m heaprig.batch --compare`` → Throughput; RunError when the runner
+    failed (any exit but 0, or 1 for "verdicts differ") or a figure is missing."""
+    if exit_code not in (0, BATCH_EXIT_VERDICTS_DIFFER):
+        tail = " ".join(text.strip().splitlines()[-3:])
+        raise RunError(f"the batch runner exited {exit_code}: {tail}", source)
+    ways: dict[str, SuiteRun] = {}
+    workers = None
+    for raw in text.splitlines():
+        if (found := _BATCH_LINE.match(raw)) is not None:
+            ways[found["way"]] = SuiteRun(int(found["scenarios"]), float(found["seconds"]),
+                                          int(found["boots"]))
+        elif (found := _SPEED_UP_LINE.match(raw)) is not None:
+            workers = int(found["workers"])
+    for way in ("batched", "one boot each"):
+        if way not in ways:
+            raise RunError(f"the batch runner's output has no `{way}:` line", source)
+    if workers is None:
+        raise RunError("the batch runner's output has no `speed-up:` line", source)
+    return Throughput(ways["batched"], ways["one boot each"], workers,
+                      exit_code != BATCH_EXIT_VERDICTS_DIFFER)
 
 
 def list_word(values: Sequence[int]) -> str:
@@ -341,15 +388,17 @@ def render_markdown(report: Report) -> str:
     if throughput is None:
         lines.append("Not measured (`--no-throughput`).")
     else:
-        lines.append(f"- one QEMU boot per scenario: {throughput.scenarios} scenarios in "
-                     f"{throughput.seconds:.1f} s = **{throughput.per_second:.1f} scenarios/s** "
-                     f"(wall clock on this machine; not a test).")
-        if throughput.batch_report is not None:
-            lines += [f"- batched (`python -m {BATCH_MODULE} --compare`):", "", "```",
-                      throughput.batch_report.strip(), "```"]
-        else:
-            lines.append(f"- batched: not available (no `{BATCH_MODULE}` module yet; "
-                         f"bench.py calls `python -m {BATCH_MODULE} --compare` once it exists).")
+        lines.append(f"`python -m {BATCH_MODULE} --compare {SCENARIOS_DIR}/`, "
+                     f"{throughput.workers} workers (wall clock on this machine; not a test):")
+        lines += ["", "| way | scenarios | boots | seconds | scenarios/s |",
+                  "|---|---:|---:|---:|---:|"]
+        for name, run in (("batched", throughput.batched),
+                          ("one boot each", throughput.one_boot_each)):
+            lines.append(f"| {name} | {run.scenarios} | {run.boots} | {run.seconds:.2f} "
+                         f"| {run.per_second:.1f} |")
+        lines += ["", f"Batched is **{throughput.speed_up:.1f}×** as fast as one boot each; "
+                  + ("the verdicts are the same both ways." if throughput.verdicts_agree else
+                     "**some verdicts differ between the two ways** (run the command above).")]
     return "\n".join(lines) + "\n"
 
 
@@ -445,27 +494,19 @@ def size_tool_text(root: Path, out: Path) -> int:
 
 
 def suite_throughput(root: Path) -> Throughput:
-    """One boot per scenario for every scenario under scenarios/, timed; plus the batch
-    runner's comparison when the module exists."""
-    from .loader import load_scenario
-    from .pipeline import RunOptions, run_scenario
-
-    paths = sorted((root / SCENARIOS_DIR).rglob("*.yaml"))
-    scenarios = [load_scenario(path, str(path.relative_to(root))) for path in paths]
-    options = RunOptions(root=root)
-    for scenario in scenarios:  # build every variant first: the timing is of runs only
-        firmware.build(root, firmware.Variant.of(scenario.config))
-    started = time.monotonic()
-    for scenario in scenarios:
-        run_scenario(scenario, options)
-    seconds = time.monotonic() - started
-    batch_report = None
-    # Hook: the batch runner (another engineer's) reports batch against one boot each itself.
-    if importlib.util.find_spec(BATCH_MODULE) is not None:
-        done = subprocess.run([sys.executable, "-m", BATCH_MODULE, "--compare"], cwd=root,
-                              capture_output=True, text=True, check=False, timeout=BENCH_TIMEOUT)
-        batch_report = (done.stdout + done.stderr).strip() or f"(exit {done.returncode})"
-    return Throughput(len(scenarios), seconds, batch_report)
+    """The suite under scenarios/, batched and one boot each, by the batch runner."""
+    command = [sys.executable, "-m", BATCH_MODULE, "--compare", str(SCENARIOS_DIR),
+               "--root", str(root)]
+    try:
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False,
+                              stdin=subprocess.DEVNULL, timeout=SUITE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise RunError(f"`python -m {BATCH_MODULE} --compare` took longer than "
+                       f"{SUITE_TIMEOUT:.0f} s") from None
+    except OSError as error:
+        raise RunError(f"cannot start {sys.executable}: {error.strerror}") from None
+    return parse_batch_compare(done.stdout + done.stderr, done.returncode,
+                               f"python -m {BATCH_MODULE} --compare")
 
 
 def write_plot(report: Report, path: Path) -> bool:

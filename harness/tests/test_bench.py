@@ -22,10 +22,12 @@ from heaprig.bench import (
     Calibration,
     Point,
     Report,
+    SuiteRun,
     Sweep,
+    Throughput,
     fit_growth,
     list_word,
-    parse_calibration,
+    parse_batch_compare,
     parse_sweep,
     render_markdown,
 )
@@ -40,9 +42,12 @@ from heaprig.results import parse_results
 needs_qemu = pytest.mark.skipif(qemu_missing(), reason="qemu-system-arm is not installed")
 
 # Upper bounds on our supervisor_move_memory (instructions; the bench state of bench.c, e = 0
-# unless named). Measured 33,243 / 121,403 / 58,401 when the bench was written: a regression
-# beyond ~20 % fails, any improvement passes.
-OUR_MOVE_BOUND = {(32, 0): 40_000, (64, 0): 146_000, (32, 32): 70_000}
+# unless named). Measured 32,933 / 120,805 / 52,853 on the rewritten allocator: a regression
+# beyond ~10 % fails, any improvement passes. Tighten them when the move gets cheaper.
+OUR_MOVE_BOUND = {(32, 0): 36_000, (64, 0): 133_000, (32, 32): 58_000}
+# How many instructions allocate_memory's shared path may differ by between the two backends
+# (register allocation only: see test_bench_runs_every_state_it_is_asked_for). Measured: 1.
+ALLOCATE_REGISTER_SLACK = 2
 BASELINE_SMOKE_SEED = 60606
 BASELINE_SMOKE_BATCH = 170
 # Two of the variants the committed scenarios use, both with move support (the baseline differs
@@ -106,6 +111,46 @@ def test_report_states_the_ratio_at_32_blocks() -> None:
     assert "**7.0×** ours (meets the goal" in text
 
 
+BATCH_OUTPUT = """\
+       batched: 55 scenarios in    1.55 s,    5 boots,     35.4 scenarios/s
+ one boot each: 55 scenarios in   14.22 s,   55 boots,      3.9 scenarios/s
+      speed-up: 9.2x (2 workers, target qemu)
+verdicts: the same both ways
+"""
+
+
+def test_batch_comparison_parses_into_both_ways() -> None:
+    throughput = parse_batch_compare(BATCH_OUTPUT, 0, "batch")
+    assert throughput == Throughput(SuiteRun(55, 1.55, 5), SuiteRun(55, 14.22, 55), 2, True)
+    assert throughput.speed_up == pytest.approx(14.22 / 1.55)
+    assert throughput.batched.per_second == pytest.approx(55 / 1.55)
+
+
+def test_report_shows_both_ways_and_the_ratio() -> None:
+    sweep = Sweep(8, 2, 128, (Point(32, 0, 614, 29, 399, 1_000),))
+    def render(exit_code: int) -> str:
+        throughput = parse_batch_compare(BATCH_OUTPUT, exit_code, "batch")
+        return render_markdown(Report({"ours": sweep, "baseline": sweep}, {}, None, throughput))
+    text = render(0)
+    assert "| batched | 55 | 5 | 1.55 | 35.5 |" in text
+    assert "| one boot each | 55 | 55 | 14.22 | 3.9 |" in text
+    assert "**9.2×** as fast as one boot each; the verdicts are the same" in text
+    assert "some verdicts differ" in render(1)
+
+
+@pytest.mark.parametrize("text, exit_code, message", [
+    ("usage: ... error: the following arguments are required: --compare\n", 2,
+     "the batch runner exited 2: usage"),
+    (BATCH_OUTPUT.replace(" one boot each", " one boot"), 0, "no `one boot each:` line"),
+    (BATCH_OUTPUT.replace("speed-up", "speedup"), 0, "no `speed-up:` line"),
+    ("", 0, "no `batched:` line"),
+])
+def test_bad_batch_output_is_a_run_error(text: str, exit_code: int, message: str) -> None:
+    with pytest.raises(RunError) as caught:
+        parse_batch_compare(text, exit_code, "batch")
+    assert message in str(caught.value)
+
+
 # --- the instruction counter ---------------------------------------------------------------------
 
 
@@ -143,10 +188,18 @@ def test_bench_runs_every_state_it_is_asked_for(sweeps: dict[str, Sweep]) -> Non
         assert [(p.live, p.embedded) for p in sweep.points] == [
             (1, 0), (1, 32), (32, 0), (32, 32), (64, 0), (64, 32)]
         assert all(p.cost(op) > 0 for p in sweep.points for op in bench.OPERATIONS)
-    # Everything but the move is the same code in both backends.
-    for ours, baseline in zip(sweeps["ours"].points, sweeps["baseline"].points):
-        assert [ours.cost(op) for op in bench.OPERATIONS[:-1]] == \
-               [baseline.cost(op) for op in bench.OPERATIONS[:-1]]
+    pairs = list(zip(sweeps["ours"].points, sweeps["baseline"].points))
+    # free_memory and allocation_from_ptr are the same code in both backends: the same counts.
+    for ours, baseline in pairs:
+        assert [ours.free_memory, ours.allocation_from_ptr] == \
+               [baseline.free_memory, baseline.allocation_from_ptr]
+    # allocate_memory differs only in its embedded path (a sorted insert in ours, a push at the
+    # head in the baseline), which the measured call never takes; sharing place_block with it,
+    # the path it does take is compiled with other registers. So the counts differ by the same
+    # few instructions in every state: the hole search and the carving cost exactly the same.
+    differences = {ours.allocate_memory - baseline.allocate_memory for ours, baseline in pairs}
+    assert len(differences) == 1
+    assert abs(differences.pop()) <= ALLOCATE_REGISTER_SLACK
 
 
 @pytest.mark.parametrize("state", sorted(OUR_MOVE_BOUND))
