@@ -587,7 +587,8 @@ static void check_middle(uint32_t event, const observed_layout_t *layout) {
         return;
     }
     check_free_words(event, layout, observe.low_end, span_end(observe.low_end, 0), from, to);
-    if (observe.pending.high_length != 0 &&
+    /* Only a length R1 accepts places a header, and only such a site is word aligned. */
+    if (observe.pending.high_length != 0 && observe.pending.high_length % sizeof(uint32_t) == 0 &&
         observe.high_start - arena_bottom() >= (uintptr_t)OBSERVE_HEADER_BYTES +
                                                     observe.pending.high_length) {
         uintptr_t site = observe.high_start - OBSERVE_HEADER_BYTES - observe.pending.high_length;
