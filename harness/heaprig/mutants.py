@@ -18,7 +18,7 @@ compile (the host build is ``-Werror``) are reported apart and left out of the s
 given for the whole file and for the allocator alone (everything above the ``---- Checker``
 comment: the checker only reports, so its mutants say little about the allocator).
 
-    python -m heaprig.mutants [--limit N] [--filter TEXT] [--jobs 2] [--list]
+    python -m heaprig.mutants [--limit N] [--filter TEXT] [--only m001,m002] [--jobs N] [--list]
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from typing import Callable, Iterable, Sequence
 ALLOCATOR = Path("target/allocator/supervisor_heap.c")
 CHECKER_MARKER = "---- Checker"
 MUTANTS_DIR = Path("build/mutants")
-DEFAULT_JOBS = 2
-MAX_JOBS = 2
+DEFAULT_JOBS = 0
+"""Mutants run at once; 0: one per CPU this process may use (``heaprig.batch.default_workers``)."""
 DEFAULT_TIMEOUT = 5.0
 """Seconds one scenario may take on a mutant (a mutant that hangs is killed by the timeout)."""
 COMPILE_VARIANT = ("SLOTS=8", "MOVE=1", "DEBUG=0")
@@ -53,6 +53,28 @@ ROOT_MAKEFILE = """\
 # target/ (symlinked to the real ones, except what was copied). Do not edit; it is rebuilt.
 {extra}
 include target/host.mk
+{after}"""
+
+CORE_DIR = "core"
+"""Under the mutants' work directory: the rig's core (everything but the allocator) compiled
+once per variant, shared by every mutant (a mutant changes only the allocator)."""
+
+CORE_MAKEFILE = """\
+# `make core SLOTS= MOVE= DEBUG=`: the host build's core sources (every one but the backend,
+# which host.mk builds apart) compiled one object each, with the host build's own flags, into
+# build/core/<variant>/, for the mutants' stand-ins to link instead of compiling them again.
+CORE_OBJECTS = $(patsubst %.c,build/core/$(HOST_VARIANT)/%.o,$(HOST_SOURCES))
+.PHONY: core
+core: $(CORE_OBJECTS)
+build/core/$(HOST_VARIANT)/%.o: %.c $(HOST_HEADERS)
+	@mkdir -p $(@D)
+	$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
+"""
+
+LINK_CORE = """\
+# Link the core objects compiled once by {core}/Makefile instead of compiling its sources
+# again (host.mk names them in HOST_SOURCES; `override` wins over its assignment).
+override HOST_SOURCES = $(shell find {core}/build/core/s$(SLOTS)-m$(MOVE)-d$(DEBUG) -name '*.o' | sort)
 """
 
 
@@ -348,10 +370,11 @@ def generate(text: str, operators: Sequence[str] = OPERATORS) -> list[Mutant]:
 
 
 def select(mutants: Sequence[Mutant], filter_text: str | None = None,
-           limit: int | None = None) -> list[Mutant]:
-    """Mutants whose description (name, operator, line, function, section, texts) contains
-    ``filter_text`` (case-insensitive), the first ``limit`` of them."""
-    chosen = list(mutants)
+           limit: int | None = None, only: Sequence[str] = ()) -> list[Mutant]:
+    """Mutants named in ``only`` (``m012``; all when empty) whose description (name, operator,
+    line, function, section, texts) contains ``filter_text`` (case-insensitive), the first
+    ``limit`` of them."""
+    chosen = [m for m in mutants if not only or m.name in only]
     if filter_text:
         needle = filter_text.lower()
         chosen = [m for m in chosen if needle in m.describe().lower()]
@@ -363,7 +386,7 @@ def select(mutants: Sequence[Mutant], filter_text: str | None = None,
 # ---- Stand-in checkouts ------------------------------------------------------------------------
 
 def make_build_root(real_root: Path, path: Path, replaced: dict[Path, str] | None = None,
-                    extra_make: str = "", maker: str = "mutants") -> Path:
+                    extra_make: str = "", maker: str = "mutants", after_make: str = "") -> Path:
     """A stand-in checkout at ``path`` for :func:`heaprig.pipeline.run_scenario`: a Makefile that
     includes the real ``target/host.mk``, and ``target/`` mirroring the real one through symlinks
     except the files of ``replaced`` (path relative to the checkout → text), which are copies.
@@ -373,7 +396,8 @@ def make_build_root(real_root: Path, path: Path, replaced: dict[Path, str] | Non
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True)
-    (path / "Makefile").write_text(ROOT_MAKEFILE.format(maker=maker, extra=extra_make))
+    (path / "Makefile").write_text(ROOT_MAKEFILE.format(maker=maker, extra=extra_make,
+                                                        after=after_make))
     replaced_dirs = {parent for file in replaced for parent in file.parents if parent != Path(".")}
 
     def mirror(relative: Path) -> None:
@@ -418,6 +442,23 @@ def load_scenarios(root: Path, paths: Sequence[Path] | None = None) -> list:
             for p in sorted(set(found))]
 
 
+def variant_key(scenario) -> str:
+    """The build variant a scenario runs on, as ``build/host/`` names it (``s8-m1-d0``)."""
+    return f"s{scenario.config.slots}-m{int(scenario.config.move)}-d{int(scenario.config.debug)}"
+
+
+def variant_groups(scenarios: Sequence) -> list[list]:
+    """``scenarios`` grouped by build variant, each group in the given order: the variant
+    :data:`COMPILE_VARIANT` builds first (it is built anyway, and most scenarios use it), then
+    the others by their first scenario. A mutant is run one group (one build, one boot) at a
+    time and stops at the first group that kills it, so most mutants cost one build."""
+    first = "s{}-m{}-d{}".format(*(setting.split("=")[1] for setting in COMPILE_VARIANT))
+    groups: dict[str, list] = {first: []}
+    for scenario in scenarios:
+        groups.setdefault(variant_key(scenario), []).append(scenario)
+    return [group for group in groups.values() if group]
+
+
 def _compile(build_root: Path) -> str | None:
     """Builds the default variant; None when it compiled, else the compiler's complaint."""
     done = subprocess.run(["make", "-s", "-C", str(build_root), "host", *COMPILE_VARIANT],
@@ -429,56 +470,85 @@ def _compile(build_root: Path) -> str | None:
     return (lines[0] if lines else (done.stdout + done.stderr).strip()[-300:]).strip()
 
 
+def build_core(real_root: Path, path: Path, scenarios: Sequence) -> Path:
+    """A stand-in at ``path`` whose ``make core`` compiles the rig's core once for every variant
+    ``scenarios`` use (see :data:`CORE_MAKEFILE`); returns ``path``. Raises SystemExit when the
+    real sources do not compile."""
+    make_build_root(real_root, path, after_make=CORE_MAKEFILE, maker="mutants (core)")
+    for group in variant_groups(scenarios):
+        config = group[0].config
+        done = subprocess.run(["make", "-s", "-C", str(path), "core", f"SLOTS={config.slots}",
+                               f"MOVE={int(config.move)}", f"DEBUG={int(config.debug)}"],
+                              capture_output=True, text=True, check=False, timeout=600)
+        if done.returncode != 0:
+            raise SystemExit(f"the rig's core does not compile:\n{done.stderr.strip()}")
+    return path
+
+
 def run_suite(source: str, scenarios: Sequence, real_root: Path, build_root: Path,
-              timeout: float = DEFAULT_TIMEOUT, mutant: Mutant | None = None) -> Outcome:
+              timeout: float = DEFAULT_TIMEOUT, mutant: Mutant | None = None,
+              core: Path | None = None) -> Outcome:
     """Builds ``source`` as the allocator in a stand-in checkout and runs ``scenarios`` on it
-    through the pipeline, stopping at the first failure."""
-    from .errors import FirmwareBuildError, HeaprigError
-    from .pipeline import RunOptions, run_scenario
+    batched, a variant at a time (:func:`variant_groups`; :func:`heaprig.batch.run_scenarios`
+    with one worker, since the mutants themselves already fill the cores); killed by the first
+    scenario that failed, and the variants after it are neither built nor run. With ``core``
+    (:func:`build_core`) only the allocator is compiled."""
+    from .batch import run_scenarios
+    from .errors import FirmwareBuildError
+    from .pipeline import RunOptions
     from .render import summary_line
 
     started = time.monotonic()
-    make_build_root(real_root, build_root, {ALLOCATOR: source})
+    make_build_root(real_root, build_root, {ALLOCATOR: source},
+                    extra_make=LINK_CORE.format(core=core.resolve()) if core else "")
     problem = _compile(build_root)
     if problem is not None:
         return Outcome(mutant, "not_compiled", problem, time.monotonic() - started)
     options = RunOptions(target="host", timeout=timeout, root=build_root)
     count = 0
-    for scenario in scenarios:
-        count += 1
-        try:
-            run = run_scenario(scenario, options)
-        except FirmwareBuildError as error:
-            first = str(error).splitlines()
-            return Outcome(mutant, "not_compiled",
-                           f"{scenario.display}: " + next((line for line in first if "error" in line),
-                                                          first[0] if first else ""),
-                           time.monotonic() - started, count)
-        except HeaprigError as error:
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            if not message.startswith(scenario.display):
-                message = f"{scenario.display}: {message}"
-            return Outcome(mutant, "killed", message, time.monotonic() - started, count)
-        if not run.passed:
-            return Outcome(mutant, "killed",
-                           f"{scenario.display}: {summary_line(scenario, run.mismatches)}",
-                           time.monotonic() - started, count)
-    return Outcome(mutant, "survived", "", time.monotonic() - started, count)
+    for group in variant_groups(scenarios):
+        runs = run_scenarios(group, options, workers=1)
+        for scenario, run in zip(group, runs):
+            count += 1
+            if isinstance(run, FirmwareBuildError):
+                first = str(run).splitlines()
+                return Outcome(mutant, "not_compiled",
+                               f"{scenario.display}: " + next((line for line in first if "error" in line),
+                                                              first[0] if first else ""),
+                               time.monotonic() - started, count)
+            if isinstance(run, Exception):
+                message = str(run).splitlines()[0] if str(run) else type(run).__name__
+                if not message.startswith(scenario.display):
+                    message = f"{scenario.display}: {message}"
+                return Outcome(mutant, "killed", message, time.monotonic() - started, count)
+            if not run.passed:
+                return Outcome(mutant, "killed",
+                               f"{scenario.display}: {summary_line(scenario, run.mismatches)}",
+                               time.monotonic() - started, count)
+    return Outcome(mutant, "survived", "", time.monotonic() - started, len(scenarios))
+
+
+def resolve_jobs(jobs: int) -> int:
+    """``--jobs``: 0 means one mutant per CPU this process may use."""
+    from .batch import default_workers
+
+    return jobs if jobs > 0 else default_workers()
 
 
 def run_mutants(mutants: Sequence[Mutant], source: str, scenarios: Sequence, real_root: Path,
                 work_dir: Path, jobs: int = DEFAULT_JOBS, timeout: float = DEFAULT_TIMEOUT,
                 keep: bool = False,
-                progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Each mutant in its own stand-in checkout under ``work_dir``, at most ``jobs`` (≤ 2) at once.
-    Outcomes in the order of ``mutants``."""
-    jobs = max(1, min(jobs, MAX_JOBS))
+                progress: Callable[[Outcome], None] | None = None,
+                core: Path | None = None) -> list[Outcome]:
+    """Each mutant in its own stand-in checkout under ``work_dir``, ``jobs`` at once (0: one per
+    CPU). Outcomes in the order of ``mutants``."""
+    jobs = resolve_jobs(jobs)
 
     def one(mutant: Mutant) -> Outcome:
         build_root = work_dir / mutant.name
         try:
             outcome = run_suite(mutant.apply(source), scenarios, real_root, build_root, timeout,
-                                mutant)
+                                mutant, core)
         finally:
             if not keep:
                 shutil.rmtree(build_root, ignore_errors=True)
@@ -548,8 +618,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--filter", default=None, metavar="TEXT",
                         help="only mutants whose description contains TEXT (an operator, a "
                              "function name, `line 212`, `allocator`/`checker`, m012...)")
+    parser.add_argument("--only", default="", metavar="m001,m002",
+                        help="only these mutants (comma-separated names, as --list shows them)")
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
-                        help=f"mutants run at once (at most {MAX_JOBS})")
+                        help="mutants run at once (default 0: one per CPU)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help="seconds one scenario may take on a mutant")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
@@ -562,7 +634,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = repo_root(args.root)
     source = (root / ALLOCATOR).read_text()
     everything = generate(source)
-    mutants = select(everything, args.filter, args.limit)
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    mutants = select(everything, args.filter, args.limit, only)
     if args.list:
         for mutant in mutants:
             print(mutant.describe())
@@ -573,8 +646,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     work_dir = root / MUTANTS_DIR
     work_dir.mkdir(parents=True, exist_ok=True)
     print(f"heaprig mutants: {len(mutants)} of {len(everything)} mutants of {ALLOCATOR}, "
-          f"{len(scenarios)} scenarios, {max(1, min(args.jobs, MAX_JOBS))} at once", flush=True)
-    baseline = run_suite(source, scenarios, root, work_dir / "m000-original", args.timeout)
+          f"{len(scenarios)} scenarios, {resolve_jobs(args.jobs)} at once", flush=True)
+    core = build_core(root, work_dir / CORE_DIR, scenarios)
+    baseline = run_suite(source, scenarios, root, work_dir / "m000-original", args.timeout,
+                         core=core)
     shutil.rmtree(work_dir / "m000-original", ignore_errors=True)
     if baseline.status != "survived":
         print(f"the unmutated allocator does not pass the suite ({baseline.status}): "
@@ -589,7 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               flush=True)
 
     outcomes = run_mutants(mutants, source, scenarios, root, work_dir, args.jobs, args.timeout,
-                           args.keep, progress)
+                           args.keep, progress, core)
     print(report(outcomes, source, time.monotonic() - started))
     return 0
 
