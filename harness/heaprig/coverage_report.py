@@ -15,8 +15,8 @@ the suite never reached, with its source.
 **Explained unreachable code.** A line or branch no scenario can reach through the API (a
 defensive check, a failure path of the checker, which only a corrupted heap takes) carries a
 comment saying why, containing ``unreachable:``. The marker covers its own line; a comment alone
-on its line covers the next code line instead; and when the covered line opens a block (its code
-ends in ``{``), the marker covers the block to its closing brace. What a marker covers and the
+on its line covers the next code line instead (a statement or condition over several lines, to
+its end); and when that opens a block (its code ends in ``{``), the block to its closing brace. What a marker covers and the
 suite never ran is counted apart — "explained" — and listed with its reason, so the headline
 figures are of the reachable code and the raw figures are printed next to them. A marker over
 code that the suite does run in full is reported as stale, so the comments cannot rot into a way
@@ -107,8 +107,8 @@ class Marker:
 
 def unreachable_markers(source: str) -> list[Marker]:
     """Every ``unreachable:`` comment of ``source`` and the lines it covers: its own line, or the
-    next code line when the comment stands alone; and the whole block when that line's code ends
-    in ``{``."""
+    next code line when the comment stands alone; a statement or condition over several lines to its
+    end; and the whole block when it ends in ``{``."""
     lines = source.splitlines()
     code_lines = code_mask(source).splitlines()
     markers = []
@@ -121,9 +121,14 @@ def unreachable_markers(source: str) -> list[Marker]:
         if not code_lines[index].strip():
             first = next((k for k in range(index + 1, len(lines)) if code_lines[k].strip()), index)
         last = first
-        if code_lines[first].rstrip().endswith("{"):
+        # A statement or condition written over several lines is covered to its end.
+        while (last + 1 < len(lines) and
+               sum(code_lines[k].count("(") - code_lines[k].count(")")
+                   for k in range(first, last + 1)) > 0):
+            last += 1
+        if code_lines[last].rstrip().endswith("{"):
             depth = 0
-            for k in range(first, len(lines)):
+            for k in range(last, len(lines)):
                 depth += code_lines[k].count("{") - code_lines[k].count("}")
                 if depth <= 0:
                     last = k

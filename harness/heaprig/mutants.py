@@ -485,18 +485,64 @@ def build_core(real_root: Path, path: Path, scenarios: Sequence) -> Path:
     return path
 
 
+def first_failure(group: Sequence, options) -> tuple[int, str] | None:
+    """Runs ``group`` (scenarios of one variant) batched, as :func:`heaprig.batch.run_batch`
+    does, but stops at the first scenario that fails: its index and a one-line reason, or None
+    when all pass. A batch that dies in a scenario re-runs it alone (it may expect that end, a
+    fault); the scenarios after it form the next batch. Raises FirmwareBuildError."""
+    from . import qemu_runner
+    from .batch import Job, batch_stream, binary_for, split_results, verdict
+    from .errors import HeaprigError
+    from .render import summary_line
+
+    def failure(job: Job, outcome: qemu_runner.RunOutcome) -> str | None:
+        scenario = job.scenario
+        try:
+            run = verdict(job, outcome)
+        except HeaprigError as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return message if message.startswith(scenario.display) else \
+                f"{scenario.display}: {message}"
+        return None if run.passed else f"{scenario.display}: {summary_line(scenario, run.mismatches)}"
+
+    jobs = [Job.of(str(index), scenario, options) for index, scenario in enumerate(group)]
+    root, binary = binary_for(jobs[0])
+    pending = jobs
+    while pending:
+        stream, parts = batch_stream(pending)
+        timeouts = [job.options.timeout for job in pending]
+        ran = qemu_runner.run_events(stream, binary, root, options.target, sum(timeouts),
+                                     options.budget, segments=timeouts)
+        split = split_results(ran.results, parts)
+        for part, text in zip(parts, split.texts):
+            if text is None:
+                break
+            problem = failure(part.job, qemu_runner.RunOutcome(ran.command, 0, text, "", "", False,
+                                                               ran.seconds / len(parts)))
+            if problem is not None:
+                return int(part.job.key), problem
+        if split.culprit is None:
+            return None
+        culprit = pending[split.culprit]
+        problem = failure(culprit, qemu_runner.run_events(
+            culprit.compiled.events, binary, root, options.target, culprit.options.timeout,
+            culprit.options.budget))
+        if problem is not None:
+            return int(culprit.key), problem
+        pending = pending[split.culprit + 1:]
+    return None
+
+
 def run_suite(source: str, scenarios: Sequence, real_root: Path, build_root: Path,
               timeout: float = DEFAULT_TIMEOUT, mutant: Mutant | None = None,
               core: Path | None = None) -> Outcome:
     """Builds ``source`` as the allocator in a stand-in checkout and runs ``scenarios`` on it
-    batched, a variant at a time (:func:`variant_groups`; :func:`heaprig.batch.run_scenarios`
-    with one worker, since the mutants themselves already fill the cores); killed by the first
-    scenario that failed, and the variants after it are neither built nor run. With ``core``
+    batched, a variant at a time (:func:`variant_groups`, :func:`first_failure`; one boot at a
+    time, since the mutants themselves already fill the cores); killed by the first scenario
+    that failed, and the scenarios and variants after it are neither built nor run. With ``core``
     (:func:`build_core`) only the allocator is compiled."""
-    from .batch import run_scenarios
     from .errors import FirmwareBuildError
     from .pipeline import RunOptions
-    from .render import summary_line
 
     started = time.monotonic()
     make_build_root(real_root, build_root, {ALLOCATOR: source},
@@ -507,24 +553,19 @@ def run_suite(source: str, scenarios: Sequence, real_root: Path, build_root: Pat
     options = RunOptions(target="host", timeout=timeout, root=build_root)
     count = 0
     for group in variant_groups(scenarios):
-        runs = run_scenarios(group, options, workers=1)
-        for scenario, run in zip(group, runs):
-            count += 1
-            if isinstance(run, FirmwareBuildError):
-                first = str(run).splitlines()
-                return Outcome(mutant, "not_compiled",
-                               f"{scenario.display}: " + next((line for line in first if "error" in line),
-                                                              first[0] if first else ""),
-                               time.monotonic() - started, count)
-            if isinstance(run, Exception):
-                message = str(run).splitlines()[0] if str(run) else type(run).__name__
-                if not message.startswith(scenario.display):
-                    message = f"{scenario.display}: {message}"
-                return Outcome(mutant, "killed", message, time.monotonic() - started, count)
-            if not run.passed:
-                return Outcome(mutant, "killed",
-                               f"{scenario.display}: {summary_line(scenario, run.mismatches)}",
-                               time.monotonic() - started, count)
+        try:
+            failed = first_failure(group, options)
+        except FirmwareBuildError as error:
+            first = str(error).splitlines()
+            return Outcome(mutant, "not_compiled",
+                           f"{group[0].display}: " + next((line for line in first if "error" in line),
+                                                          first[0] if first else ""),
+                           time.monotonic() - started, count)
+        if failed is not None:
+            index, message = failed
+            return Outcome(mutant, "killed", message, time.monotonic() - started,
+                           count + index + 1)
+        count += len(group)
     return Outcome(mutant, "survived", "", time.monotonic() - started, len(scenarios))
 
 
