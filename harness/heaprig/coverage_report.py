@@ -114,9 +114,16 @@ def unreachable_markers(source: str) -> list[Marker]:
     markers = []
     for index, text in enumerate(lines):
         at = text.find(UNREACHABLE_MARKER)
-        if at == -1 or code_lines[index][at:at + len(UNREACHABLE_MARKER)].strip():
-            continue                        # not in a comment
-        reason = text[at + len(UNREACHABLE_MARKER):].split("*/")[0].strip()
+        in_comment = at != -1 and not code_lines[index][at:at + len(UNREACHABLE_MARKER)].strip() \
+            and ("/*" in text[:at] or "//" in text[:at] or text.lstrip().startswith("*"))
+        if not in_comment:                  # absent, or code, or a string literal
+            continue
+        reason = text[at + len(UNREACHABLE_MARKER):]
+        for more in lines[index + 1:]:          # a comment over several lines: all of it
+            if "*/" in reason:
+                break
+            reason += " " + more.strip().lstrip("*").strip()
+        reason = " ".join(reason.split("*/")[0].split())
         first = index
         if not code_lines[index].strip():
             first = next((k for k in range(index + 1, len(lines)) if code_lines[k].strip()), index)

@@ -48,6 +48,42 @@ COMPILE_VARIANT = ("SLOTS=8", "MOVE=1", "DEBUG=0")
 
 OPERATORS = ("comparison", "logic", "boolean", "constant", "statement", "if_else")
 
+# equivalent: mutants no scenario can kill because they do not change what the allocator does
+# through its API, each with the reason. Keyed by Mutant.identity (printed for every survivor);
+# reported apart from the survivors and left out of the score. A key that matches no mutant, or
+# a killed one, is reported as stale.
+EQUIVALENT: dict[str, str] = {
+    "gc_to_embedded_block: `if (bytes < length) {` @10: `<` -> `<=`":
+        "bytes = 8 + length (mod 2^32) equals length only if 8 = 0 (mod 2^32): `<` and `<=` "
+        "agree on every length",
+    "gc_to_embedded_block: `while (*link != NULL && *link < block) {` @30: `<` -> `<=`":
+        "the new block is not in the embedded list yet, so no *link equals it: `<` and `<=` "
+        "stop at the same link",
+    # The next ones change only code marked `unreachable:` in the source (make coverage lists it
+    # with the reasons): no call the rig makes through the API takes those paths, so the change
+    # cannot show. Equivalent as far as the SPEC's API, used as the rig uses it, can tell.
+    "get_allocation_length: `return 0;` @7: `0` -> `1`":
+        "the length of a NULL handle: the SPEC gives none, and the rig asks it only when "
+        "allocate_remaining_memory() failed, and then reports no length (events.c "
+        "report_allocation uses it only for a placed block)",
+    "is_handle: `for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {` @21: `<` -> `<=`":
+        "the loop runs out only for a foreign handle (unreachable: the rig frees only handles the "
+        "heap gave it); a handle of the table is found before i reaches SUPERVISOR_SLOTS",
+    "is_handle: `if (allocation == &heap.slots[i]) {` @15: `==` -> `!=`":
+        "true for every handle of the table either way (a handle differs from slot 0 or from slot "
+        "1); they differ only on a foreign handle, which the rig never frees",
+    "is_handle: `return false;` @7: `false` -> `true`":
+        "the line runs only for a foreign handle (marked unreachable), which the rig never frees",
+    'free_memory: `report_misuse("free_memory: not a handle of this heap");` @0: '
+    '`report_misuse("free_memory: not a handle of this heap");` -> `;`':
+        "inside the foreign-handle branch (marked unreachable): the rig never frees one",
+    "free_memory: `for (int side = SIDE_LOW; side < SIDE_COUNT; side++) {` @31: `<` -> `<=`":
+        "side 2 reads past heads[] into slots[0].ptr (out of bounds: this build lays slots right "
+        "after heads); that equals a freed block's header only if a block started at slot 0's "
+        "data, and no block does: blocks tile the sides, and embedded ones lie in the GC pool, "
+        "which starts past the allocation table (MODEL.md), never at the heap's data",
+}
+
 ROOT_MAKEFILE = """\
 # A stand-in heaprig checkout made by heaprig.{maker}: only the host build, of the sources under
 # target/ (symlinked to the real ones, except what was copied). Do not edit; it is rebuilt.
@@ -204,6 +240,18 @@ class Mutant:
     @property
     def name(self) -> str:
         return f"m{self.number:03d}"
+
+    def identity(self, text: str) -> str:
+        """What :data:`EQUIVALENT` knows the mutant by, stable when lines move or numbers shift:
+        ``function: `code of the line` @column-in-that-code: `original` -> `replacement```."""
+        line_start = text.rfind("\n", 0, self.start) + 1
+        line_end = text.find("\n", self.start)
+        line = text[line_start:len(text) if line_end == -1 else line_end]
+        code = line.split("/*")[0].split("//")[0].strip()
+        column = self.start - line_start - (len(line) - len(line.lstrip()))
+        original = " ".join(self.original.split())
+        replacement = " ".join(self.replacement.split())
+        return f"{self.function}: `{code}` @{column}: `{original}` -> `{replacement}`"
 
     def apply(self, text: str) -> str:
         return text[:self.start] + self.replacement + text[self.end:]
@@ -609,30 +657,55 @@ class Score:
     killed: int
     survived: int
     not_compiled: int
+    equivalent: int = 0
+    """Survivors :data:`EQUIVALENT` explains (not counted in ``survived``)."""
 
     @property
     def percent(self) -> float:
+        """Killed of the mutants that compile and are not equivalent."""
         scored = self.killed + self.survived
         return 100.0 * self.killed / scored if scored else 0.0
 
     def line(self, label: str) -> str:
+        raw = self.killed + self.survived + self.equivalent
         return (f"{label}: {self.total} mutants, {self.killed} killed, {self.survived} survived, "
-                f"{self.not_compiled} not compiled; score {self.percent:.1f}% "
-                f"({self.killed}/{self.killed + self.survived})")
+                f"{self.equivalent} equivalent, {self.not_compiled} not compiled; score "
+                f"{self.percent:.1f}% ({self.killed}/{self.killed + self.survived}; with the "
+                f"equivalent ones counted as survivors {100.0 * self.killed / raw if raw else 0:.1f}%)")
 
 
-def score(outcomes: Iterable[Outcome], section: str | None = None) -> Score:
+def is_equivalent(outcome: Outcome, source: str) -> bool:
+    return (outcome.status == "survived" and outcome.mutant is not None
+            and outcome.mutant.identity(source) in EQUIVALENT)
+
+
+def score(outcomes: Iterable[Outcome], section: str | None = None, source: str = "") -> Score:
     chosen = [o for o in outcomes
               if section is None or (o.mutant is not None and o.mutant.section == section)]
+    equivalent = sum(is_equivalent(o, source) for o in chosen)
     count = {status: sum(o.status == status for o in chosen)
              for status in ("killed", "survived", "not_compiled")}
-    return Score(len(chosen), count["killed"], count["survived"], count["not_compiled"])
+    return Score(len(chosen), count["killed"], count["survived"] - equivalent,
+                 count["not_compiled"], equivalent)
 
 
 def report(outcomes: Sequence[Outcome], source: str, seconds: float) -> str:
     lines = []
     not_compiled = [o for o in outcomes if o.status == "not_compiled"]
-    survivors = [o for o in outcomes if o.status == "survived"]
+    equivalent = [o for o in outcomes if is_equivalent(o, source)]
+    survivors = [o for o in outcomes if o.status == "survived" and not is_equivalent(o, source)]
+    if equivalent:
+        lines.append(f"== equivalent ({len(equivalent)}, survived; excluded from the score, the "
+                     f"reasons are EQUIVALENT in {Path(__file__).name})")
+        for o in equivalent:
+            lines.append(f"  {o.mutant.describe()}\n      {EQUIVALENT[o.mutant.identity(source)]}")
+    identities = {o.mutant.identity(source): o.status for o in outcomes if o.mutant is not None}
+    everything = {m.identity(source) for m in generate(source)}
+    for key in EQUIVALENT:
+        if key not in everything:
+            lines.append(f"== stale EQUIVALENT entry (no such mutant any more): {key}")
+        elif identities.get(key, "survived") != "survived":
+            lines.append(f"== stale EQUIVALENT entry (this mutant was {identities[key]}): {key}")
     if not_compiled:
         lines.append(f"== not compiled ({len(not_compiled)}, excluded from the score)")
         for o in not_compiled:
@@ -641,11 +714,12 @@ def report(outcomes: Sequence[Outcome], source: str, seconds: float) -> str:
         lines.append(f"== survivors ({len(survivors)})")
         for o in survivors:
             lines.append(f"-- {o.mutant.describe()}")
+            lines.append(f"   identity: {o.mutant.identity(source)}")
             lines.append(o.mutant.diff(source).rstrip("\n"))
     lines.append("== score")
-    lines.append(score(outcomes).line("whole file"))
-    lines.append(score(outcomes, "allocator").line("allocator only (above ---- Checker)"))
-    lines.append(score(outcomes, "checker").line("checker only"))
+    lines.append(score(outcomes, source=source).line("whole file"))
+    lines.append(score(outcomes, "allocator", source).line("allocator only (above ---- Checker)"))
+    lines.append(score(outcomes, "checker", source).line("checker only"))
     lines.append(f"wall time: {seconds:.1f} s")
     return "\n".join(lines)
 
