@@ -82,6 +82,22 @@ EQUIVALENT: dict[str, str] = {
         "after heads); that equals a freed block's header only if a block started at slot 0's "
         "data, and no block does: blocks tile the sides, and embedded ones lie in the GC pool, "
         "which starts past the allocation table (MODEL.md), never at the heap's data",
+    "handle_follow_move: `debug_assert(handle != NULL);` @0: `debug_assert(handle != NULL);` -> `;`":
+        "the assert never fails (marked unreachable: every block has a handle, R5), so dropping "
+        "it changes nothing",
+    "compact_low_side: `for (char *cursor = arena_bottom(); cursor < end;) {` @43: `<` -> `<=`":
+        "one more step, at `end`: the header there is the block free_memory(heap) just popped "
+        "(the GC heap, immovable, or the topmost hole popped with it, R8), never movable, so it "
+        "only resets or starts a hole run, and the loop ends without moving anything",
+    "relink_low_side: `heap.heads[SIDE_LOW] = NULL;` @0: `heap.heads[SIDE_LOW] = NULL;` -> `;`":
+        "the stale head survives only if no low block is live; but the low head before the move "
+        "is NULL or not a hole (R8), and compaction only permutes blocks, so either the side was "
+        "empty (head already NULL) or the loop sets the head",
+    'supervisor_move_memory: `report_misuse("supervisor_move_memory: called while the VM heap '
+    'is alive");` @0: `report_misuse("supervisor_move_memory: called while the VM heap is '
+    'alive");` -> `;`':
+        "inside the branch marked unreachable (the rig calls it only after the GC heap is torn "
+        "down)",
 }
 
 ROOT_MAKEFILE = """\
