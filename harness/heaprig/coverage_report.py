@@ -12,12 +12,23 @@ file system: each variant's ``*.gcda`` lands next to its ELF when the program ex
 reports ``target/allocator/supervisor_heap.c``: its own summary, and here every line and branch
 the suite never reached, with its source.
 
+**Explained unreachable code.** A line or branch no scenario can reach through the API (a
+defensive check, a failure path of the checker, which only a corrupted heap takes) carries a
+comment saying why, containing ``unreachable:``. The marker covers its own line; a comment alone
+on its line covers the next code line instead (a statement or condition over several lines, to
+its end); and when that opens a block (its code ends in ``{``), the block to its closing brace. What a marker covers and the
+suite never ran is counted apart — "explained" — and listed with its reason, so the headline
+figures are of the reachable code and the raw figures are printed next to them. A marker over
+code that the suite does run in full is reported as stale, so the comments cannot rot into a way
+of hiding code.
+
     python -m heaprig.coverage_report [SCENARIO_FILE_OR_DIR...]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shutil
@@ -28,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .mutants import ALLOCATOR, load_scenarios, make_build_root
+from .mutants import ALLOCATOR, code_mask, load_scenarios, make_build_root
 
 COVERAGE_DIR = Path("build/coverage")
 COVERAGE_FLAGS = "--coverage -O0"
@@ -78,6 +89,117 @@ class FileCoverage:
     branches: Ratio
     uncovered_lines: tuple[int, ...]
     uncovered_branches: tuple[UncoveredBranch, ...]
+
+
+# ---- Explained unreachable code ---------------------------------------------------------------
+
+UNREACHABLE_MARKER = "unreachable:"
+
+
+@dataclass(frozen=True)
+class Marker:
+    line: int
+    """The line of the comment."""
+    reason: str
+    covers: tuple[int, ...]
+    """The source lines the marker explains (see the module docstring)."""
+
+
+def unreachable_markers(source: str) -> list[Marker]:
+    """Every ``unreachable:`` comment of ``source`` and the lines it covers: its own line, or the
+    next code line when the comment stands alone; a statement or condition over several lines to its
+    end; and the whole block when it ends in ``{``."""
+    lines = source.splitlines()
+    code_lines = code_mask(source).splitlines()
+    markers = []
+    for index, text in enumerate(lines):
+        at = text.find(UNREACHABLE_MARKER)
+        in_comment = at != -1 and not code_lines[index][at:at + len(UNREACHABLE_MARKER)].strip() \
+            and ("/*" in text[:at] or "//" in text[:at] or text.lstrip().startswith("*"))
+        if not in_comment:                  # absent, or code, or a string literal
+            continue
+        reason = text[at + len(UNREACHABLE_MARKER):]
+        for more in lines[index + 1:]:          # a comment over several lines: all of it
+            if "*/" in reason:
+                break
+            reason += " " + more.strip().lstrip("*").strip()
+        reason = " ".join(reason.split("*/")[0].split())
+        first = index
+        if not code_lines[index].strip():
+            first = next((k for k in range(index + 1, len(lines)) if code_lines[k].strip()), index)
+        last = first
+        # A statement or condition written over several lines is covered to its end.
+        while (last + 1 < len(lines) and
+               sum(code_lines[k].count("(") - code_lines[k].count(")")
+                   for k in range(first, last + 1)) > 0):
+            last += 1
+        if code_lines[last].rstrip().endswith("{"):
+            depth = 0
+            for k in range(last, len(lines)):
+                depth += code_lines[k].count("{") - code_lines[k].count("}")
+                if depth <= 0:
+                    last = k
+                    break
+        markers.append(Marker(index + 1, reason, tuple(range(first + 1, last + 2))))
+    return markers
+
+
+@dataclass(frozen=True)
+class Explained:
+    """The coverage of the reachable code, and what the markers explain."""
+
+    lines: Ratio
+    branches: Ratio
+    uncovered_lines: tuple[int, ...]
+    uncovered_branches: tuple[UncoveredBranch, ...]
+    explained_lines: tuple[int, ...]
+    explained_branches: tuple[UncoveredBranch, ...]
+    reasons: dict[int, str]
+    """Covered line → the reason of the marker that covers it."""
+    stale: tuple[Marker, ...]
+    """Markers over code the suite runs in full."""
+
+
+def explain(coverage: FileCoverage, markers: Sequence[Marker]) -> Explained:
+    """Splits what the suite never reached into what a marker explains and what it does not;
+    the ratios leave the explained lines and branches out of both counts."""
+    reasons = {line: marker.reason for marker in markers for line in marker.covers}
+    explained_lines = tuple(n for n in coverage.uncovered_lines if n in reasons)
+    explained_branches = tuple(b for b in coverage.uncovered_branches if b.line in reasons)
+    missed = set(explained_lines) | {b.line for b in explained_branches}
+    stale = tuple(m for m in markers if not missed & set(m.covers))
+    return Explained(
+        Ratio(coverage.lines.covered, coverage.lines.total - len(explained_lines)),
+        Ratio(coverage.branches.covered, coverage.branches.total - len(explained_branches)),
+        tuple(n for n in coverage.uncovered_lines if n not in reasons),
+        tuple(b for b in coverage.uncovered_branches if b.line not in reasons),
+        explained_lines, explained_branches, reasons, stale)
+
+
+def explained_listing(explained: Explained, source_lines: Sequence[str]) -> str:
+    """What the markers explain, line by line with the reason; then any stale marker."""
+
+    def shown(number: int) -> str:
+        text = source_lines[number - 1].strip() if 0 < number <= len(source_lines) else ""
+        return f"  {number:4d} | {text[:70]}"
+
+    branches: dict[int, list[UncoveredBranch]] = {}
+    for branch in explained.explained_branches:
+        branches.setdefault(branch.line, []).append(branch)
+    numbers = sorted(set(explained.explained_lines) | set(branches))
+    parts = [f"Explained unreachable ({len(explained.explained_lines)} lines, "
+             f"{len(explained.explained_branches)} branches; `run` = the line never ran, "
+             f"`bN/M` = its branch never taken), each with its marker's reason:"]
+    for number in numbers:
+        marks = (["run"] if number in explained.explained_lines else []) + [
+            f"b{b.index}/{b.of}" for b in branches.get(number, [])]
+        parts.append(f"{shown(number)}    <- {' '.join(marks)}: {explained.reasons[number]}")
+    if not numbers:
+        parts.append("  (none)")
+    for marker in explained.stale:
+        parts.append(f"  stale marker at line {marker.line}: the suite runs everything it "
+                     f"covers (lines {marker.covers[0]}-{marker.covers[-1]}); remove it")
+    return "\n".join(parts)
 
 
 def parse_json(data: dict[str, Any], source: str) -> FileCoverage | None:
@@ -225,9 +347,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if coverage is None:
         print(f"gcovr reported nothing for {ALLOCATOR}", file=sys.stderr)
         return 2
-    source_lines = (root / ALLOCATOR).read_text().splitlines()
-    print(uncovered_listing(coverage, source_lines))
-    print(f"{ALLOCATOR}: lines {coverage.lines}, branches {coverage.branches}")
+    source = (root / ALLOCATOR).read_text()
+    source_lines = source.splitlines()
+    explained = explain(coverage, unreachable_markers(source))
+    print(explained_listing(explained, source_lines))
+    print(uncovered_listing(dataclasses.replace(
+        coverage, uncovered_lines=explained.uncovered_lines,
+        uncovered_branches=explained.uncovered_branches), source_lines))
+    print(f"{ALLOCATOR}: lines {explained.lines}, branches {explained.branches} of the reachable "
+          f"code; {len(explained.explained_lines)} lines and {len(explained.explained_branches)} "
+          f"branches explained unreachable (raw: lines {coverage.lines}, branches "
+          f"{coverage.branches})")
     print(f"wall time: {time.monotonic() - started:.1f} s")
     return 0
 

@@ -18,7 +18,7 @@ compile (the host build is ``-Werror``) are reported apart and left out of the s
 given for the whole file and for the allocator alone (everything above the ``---- Checker``
 comment: the checker only reports, so its mutants say little about the allocator).
 
-    python -m heaprig.mutants [--limit N] [--filter TEXT] [--jobs 2] [--list]
+    python -m heaprig.mutants [--limit N] [--filter TEXT] [--only m001,m002] [--jobs N] [--list]
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from typing import Callable, Iterable, Sequence
 ALLOCATOR = Path("target/allocator/supervisor_heap.c")
 CHECKER_MARKER = "---- Checker"
 MUTANTS_DIR = Path("build/mutants")
-DEFAULT_JOBS = 2
-MAX_JOBS = 2
+DEFAULT_JOBS = 0
+"""Mutants run at once; 0: one per CPU this process may use (``heaprig.batch.default_workers``)."""
 DEFAULT_TIMEOUT = 5.0
 """Seconds one scenario may take on a mutant (a mutant that hangs is killed by the timeout)."""
 COMPILE_VARIANT = ("SLOTS=8", "MOVE=1", "DEBUG=0")
@@ -48,11 +48,85 @@ COMPILE_VARIANT = ("SLOTS=8", "MOVE=1", "DEBUG=0")
 
 OPERATORS = ("comparison", "logic", "boolean", "constant", "statement", "if_else")
 
+# equivalent: mutants no scenario can kill because they do not change what the allocator does
+# through its API, each with the reason. Keyed by Mutant.identity (printed for every survivor);
+# reported apart from the survivors and left out of the score. A key that matches no mutant, or
+# a killed one, is reported as stale.
+EQUIVALENT: dict[str, str] = {
+    "gc_to_embedded_block: `if (bytes < length) {` @10: `<` -> `<=`":
+        "bytes = 8 + length (mod 2^32) equals length only if 8 = 0 (mod 2^32): `<` and `<=` "
+        "agree on every length",
+    "gc_to_embedded_block: `while (*link != NULL && *link < block) {` @30: `<` -> `<=`":
+        "the new block is not in the embedded list yet, so no *link equals it: `<` and `<=` "
+        "stop at the same link",
+    # The next ones change only code marked `unreachable:` in the source (make coverage lists it
+    # with the reasons): no call the rig makes through the API takes those paths, so the change
+    # cannot show. Equivalent as far as the SPEC's API, used as the rig uses it, can tell.
+    "get_allocation_length: `return 0;` @7: `0` -> `1`":
+        "the length of a NULL handle: the SPEC gives none, and the rig asks it only when "
+        "allocate_remaining_memory() failed, and then reports no length (events.c "
+        "report_allocation uses it only for a placed block)",
+    "is_handle: `for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {` @21: `<` -> `<=`":
+        "the loop runs out only for a foreign handle (unreachable: the rig frees only handles the "
+        "heap gave it); a handle of the table is found before i reaches SUPERVISOR_SLOTS",
+    "is_handle: `if (allocation == &heap.slots[i]) {` @15: `==` -> `!=`":
+        "true for every handle of the table either way (a handle differs from slot 0 or from slot "
+        "1); they differ only on a foreign handle, which the rig never frees",
+    "is_handle: `return false;` @7: `false` -> `true`":
+        "the line runs only for a foreign handle (marked unreachable), which the rig never frees",
+    'free_memory: `report_misuse("free_memory: not a handle of this heap");` @0: '
+    '`report_misuse("free_memory: not a handle of this heap");` -> `;`':
+        "inside the foreign-handle branch (marked unreachable): the rig never frees one",
+    "free_memory: `for (int side = SIDE_LOW; side < SIDE_COUNT; side++) {` @31: `<` -> `<=`":
+        "side 2 reads past heads[] into slots[0].ptr (out of bounds: this build lays slots right "
+        "after heads); that equals a freed block's header only if a block started at slot 0's "
+        "data, and no block does: blocks tile the sides, and embedded ones lie in the GC pool, "
+        "which starts past the allocation table (MODEL.md), never at the heap's data",
+    "handle_follow_move: `debug_assert(handle != NULL);` @0: `debug_assert(handle != NULL);` -> `;`":
+        "the assert never fails (marked unreachable: every block has a handle, R5), so dropping "
+        "it changes nothing",
+    "compact_low_side: `for (char *cursor = arena_bottom(); cursor < end;) {` @43: `<` -> `<=`":
+        "one more step, at `end`: the header there is the block free_memory(heap) just popped "
+        "(the GC heap, immovable, or the topmost hole popped with it, R8), never movable, so it "
+        "only resets or starts a hole run, and the loop ends without moving anything",
+    "relink_low_side: `heap.heads[SIDE_LOW] = NULL;` @0: `heap.heads[SIDE_LOW] = NULL;` -> `;`":
+        "the stale head survives only if no low block is live; but the low head before the move "
+        "is NULL or not a hole (R8), and compaction only permutes blocks, so either the side was "
+        "empty (head already NULL) or the loop sets the head",
+    'supervisor_move_memory: `report_misuse("supervisor_move_memory: called while the VM heap '
+    'is alive");` @0: `report_misuse("supervisor_move_memory: called while the VM heap is '
+    'alive");` -> `;`':
+        "inside the branch marked unreachable (the rig calls it only after the GC heap is torn "
+        "down)",
+}
+
 ROOT_MAKEFILE = """\
 # A stand-in heaprig checkout made by heaprig.{maker}: only the host build, of the sources under
 # target/ (symlinked to the real ones, except what was copied). Do not edit; it is rebuilt.
 {extra}
 include target/host.mk
+{after}"""
+
+CORE_DIR = "core"
+"""Under the mutants' work directory: the rig's core (everything but the allocator) compiled
+once per variant, shared by every mutant (a mutant changes only the allocator)."""
+
+CORE_MAKEFILE = """\
+# `make core SLOTS= MOVE= DEBUG=`: the host build's core sources (every one but the backend,
+# which host.mk builds apart) compiled one object each, with the host build's own flags, into
+# build/core/<variant>/, for the mutants' stand-ins to link instead of compiling them again.
+CORE_OBJECTS = $(patsubst %.c,build/core/$(HOST_VARIANT)/%.o,$(HOST_SOURCES))
+.PHONY: core
+core: $(CORE_OBJECTS)
+build/core/$(HOST_VARIANT)/%.o: %.c $(HOST_HEADERS)
+	@mkdir -p $(@D)
+	$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
+"""
+
+LINK_CORE = """\
+# Link the core objects compiled once by {core}/Makefile instead of compiling its sources
+# again (host.mk names them in HOST_SOURCES; `override` wins over its assignment).
+override HOST_SOURCES = $(shell find {core}/build/core/s$(SLOTS)-m$(MOVE)-d$(DEBUG) -name '*.o' | sort)
 """
 
 
@@ -182,6 +256,18 @@ class Mutant:
     @property
     def name(self) -> str:
         return f"m{self.number:03d}"
+
+    def identity(self, text: str) -> str:
+        """What :data:`EQUIVALENT` knows the mutant by, stable when lines move or numbers shift:
+        ``function: `code of the line` @column-in-that-code: `original` -> `replacement```."""
+        line_start = text.rfind("\n", 0, self.start) + 1
+        line_end = text.find("\n", self.start)
+        line = text[line_start:len(text) if line_end == -1 else line_end]
+        code = line.split("/*")[0].split("//")[0].strip()
+        column = self.start - line_start - (len(line) - len(line.lstrip()))
+        original = " ".join(self.original.split())
+        replacement = " ".join(self.replacement.split())
+        return f"{self.function}: `{code}` @{column}: `{original}` -> `{replacement}`"
 
     def apply(self, text: str) -> str:
         return text[:self.start] + self.replacement + text[self.end:]
@@ -348,10 +434,11 @@ def generate(text: str, operators: Sequence[str] = OPERATORS) -> list[Mutant]:
 
 
 def select(mutants: Sequence[Mutant], filter_text: str | None = None,
-           limit: int | None = None) -> list[Mutant]:
-    """Mutants whose description (name, operator, line, function, section, texts) contains
-    ``filter_text`` (case-insensitive), the first ``limit`` of them."""
-    chosen = list(mutants)
+           limit: int | None = None, only: Sequence[str] = ()) -> list[Mutant]:
+    """Mutants named in ``only`` (``m012``; all when empty) whose description (name, operator,
+    line, function, section, texts) contains ``filter_text`` (case-insensitive), the first
+    ``limit`` of them."""
+    chosen = [m for m in mutants if not only or m.name in only]
     if filter_text:
         needle = filter_text.lower()
         chosen = [m for m in chosen if needle in m.describe().lower()]
@@ -363,7 +450,7 @@ def select(mutants: Sequence[Mutant], filter_text: str | None = None,
 # ---- Stand-in checkouts ------------------------------------------------------------------------
 
 def make_build_root(real_root: Path, path: Path, replaced: dict[Path, str] | None = None,
-                    extra_make: str = "", maker: str = "mutants") -> Path:
+                    extra_make: str = "", maker: str = "mutants", after_make: str = "") -> Path:
     """A stand-in checkout at ``path`` for :func:`heaprig.pipeline.run_scenario`: a Makefile that
     includes the real ``target/host.mk``, and ``target/`` mirroring the real one through symlinks
     except the files of ``replaced`` (path relative to the checkout → text), which are copies.
@@ -373,7 +460,8 @@ def make_build_root(real_root: Path, path: Path, replaced: dict[Path, str] | Non
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True)
-    (path / "Makefile").write_text(ROOT_MAKEFILE.format(maker=maker, extra=extra_make))
+    (path / "Makefile").write_text(ROOT_MAKEFILE.format(maker=maker, extra=extra_make,
+                                                        after=after_make))
     replaced_dirs = {parent for file in replaced for parent in file.parents if parent != Path(".")}
 
     def mirror(relative: Path) -> None:
@@ -418,6 +506,23 @@ def load_scenarios(root: Path, paths: Sequence[Path] | None = None) -> list:
             for p in sorted(set(found))]
 
 
+def variant_key(scenario) -> str:
+    """The build variant a scenario runs on, as ``build/host/`` names it (``s8-m1-d0``)."""
+    return f"s{scenario.config.slots}-m{int(scenario.config.move)}-d{int(scenario.config.debug)}"
+
+
+def variant_groups(scenarios: Sequence) -> list[list]:
+    """``scenarios`` grouped by build variant, each group in the given order: the variant
+    :data:`COMPILE_VARIANT` builds first (it is built anyway, and most scenarios use it), then
+    the others by their first scenario. A mutant is run one group (one build, one boot) at a
+    time and stops at the first group that kills it, so most mutants cost one build."""
+    first = "s{}-m{}-d{}".format(*(setting.split("=")[1] for setting in COMPILE_VARIANT))
+    groups: dict[str, list] = {first: []}
+    for scenario in scenarios:
+        groups.setdefault(variant_key(scenario), []).append(scenario)
+    return [group for group in groups.values() if group]
+
+
 def _compile(build_root: Path) -> str | None:
     """Builds the default variant; None when it compiled, else the compiler's complaint."""
     done = subprocess.run(["make", "-s", "-C", str(build_root), "host", *COMPILE_VARIANT],
@@ -429,56 +534,126 @@ def _compile(build_root: Path) -> str | None:
     return (lines[0] if lines else (done.stdout + done.stderr).strip()[-300:]).strip()
 
 
-def run_suite(source: str, scenarios: Sequence, real_root: Path, build_root: Path,
-              timeout: float = DEFAULT_TIMEOUT, mutant: Mutant | None = None) -> Outcome:
-    """Builds ``source`` as the allocator in a stand-in checkout and runs ``scenarios`` on it
-    through the pipeline, stopping at the first failure."""
-    from .errors import FirmwareBuildError, HeaprigError
-    from .pipeline import RunOptions, run_scenario
+def build_core(real_root: Path, path: Path, scenarios: Sequence) -> Path:
+    """A stand-in at ``path`` whose ``make core`` compiles the rig's core once for every variant
+    ``scenarios`` use (see :data:`CORE_MAKEFILE`); returns ``path``. Raises SystemExit when the
+    real sources do not compile."""
+    make_build_root(real_root, path, after_make=CORE_MAKEFILE, maker="mutants (core)")
+    for group in variant_groups(scenarios):
+        config = group[0].config
+        done = subprocess.run(["make", "-s", "-C", str(path), "core", f"SLOTS={config.slots}",
+                               f"MOVE={int(config.move)}", f"DEBUG={int(config.debug)}"],
+                              capture_output=True, text=True, check=False, timeout=600)
+        if done.returncode != 0:
+            raise SystemExit(f"the rig's core does not compile:\n{done.stderr.strip()}")
+    return path
+
+
+def first_failure(group: Sequence, options) -> tuple[int, str] | None:
+    """Runs ``group`` (scenarios of one variant) batched, as :func:`heaprig.batch.run_batch`
+    does, but stops at the first scenario that fails: its index and a one-line reason, or None
+    when all pass. A batch that dies in a scenario re-runs it alone (it may expect that end, a
+    fault); the scenarios after it form the next batch. Raises FirmwareBuildError."""
+    from . import qemu_runner
+    from .batch import Job, batch_stream, binary_for, split_results, verdict
+    from .errors import HeaprigError
     from .render import summary_line
 
+    def failure(job: Job, outcome: qemu_runner.RunOutcome) -> str | None:
+        scenario = job.scenario
+        try:
+            run = verdict(job, outcome)
+        except HeaprigError as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return message if message.startswith(scenario.display) else \
+                f"{scenario.display}: {message}"
+        return None if run.passed else f"{scenario.display}: {summary_line(scenario, run.mismatches)}"
+
+    jobs = [Job.of(str(index), scenario, options) for index, scenario in enumerate(group)]
+    root, binary = binary_for(jobs[0])
+    pending = jobs
+    while pending:
+        stream, parts = batch_stream(pending)
+        timeouts = [job.options.timeout for job in pending]
+        ran = qemu_runner.run_events(stream, binary, root, options.target, sum(timeouts),
+                                     options.budget, segments=timeouts)
+        split = split_results(ran.results, parts)
+        for part, text in zip(parts, split.texts):
+            if text is None:
+                break
+            problem = failure(part.job, qemu_runner.RunOutcome(ran.command, 0, text, "", "", False,
+                                                               ran.seconds / len(parts)))
+            if problem is not None:
+                return int(part.job.key), problem
+        if split.culprit is None:
+            return None
+        culprit = pending[split.culprit]
+        problem = failure(culprit, qemu_runner.run_events(
+            culprit.compiled.events, binary, root, options.target, culprit.options.timeout,
+            culprit.options.budget))
+        if problem is not None:
+            return int(culprit.key), problem
+        pending = pending[split.culprit + 1:]
+    return None
+
+
+def run_suite(source: str, scenarios: Sequence, real_root: Path, build_root: Path,
+              timeout: float = DEFAULT_TIMEOUT, mutant: Mutant | None = None,
+              core: Path | None = None) -> Outcome:
+    """Builds ``source`` as the allocator in a stand-in checkout and runs ``scenarios`` on it
+    batched, a variant at a time (:func:`variant_groups`, :func:`first_failure`; one boot at a
+    time, since the mutants themselves already fill the cores); killed by the first scenario
+    that failed, and the scenarios and variants after it are neither built nor run. With ``core``
+    (:func:`build_core`) only the allocator is compiled."""
+    from .errors import FirmwareBuildError
+    from .pipeline import RunOptions
+
     started = time.monotonic()
-    make_build_root(real_root, build_root, {ALLOCATOR: source})
+    make_build_root(real_root, build_root, {ALLOCATOR: source},
+                    extra_make=LINK_CORE.format(core=core.resolve()) if core else "")
     problem = _compile(build_root)
     if problem is not None:
         return Outcome(mutant, "not_compiled", problem, time.monotonic() - started)
     options = RunOptions(target="host", timeout=timeout, root=build_root)
     count = 0
-    for scenario in scenarios:
-        count += 1
+    for group in variant_groups(scenarios):
         try:
-            run = run_scenario(scenario, options)
+            failed = first_failure(group, options)
         except FirmwareBuildError as error:
             first = str(error).splitlines()
             return Outcome(mutant, "not_compiled",
-                           f"{scenario.display}: " + next((line for line in first if "error" in line),
+                           f"{group[0].display}: " + next((line for line in first if "error" in line),
                                                           first[0] if first else ""),
                            time.monotonic() - started, count)
-        except HeaprigError as error:
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            if not message.startswith(scenario.display):
-                message = f"{scenario.display}: {message}"
-            return Outcome(mutant, "killed", message, time.monotonic() - started, count)
-        if not run.passed:
-            return Outcome(mutant, "killed",
-                           f"{scenario.display}: {summary_line(scenario, run.mismatches)}",
-                           time.monotonic() - started, count)
-    return Outcome(mutant, "survived", "", time.monotonic() - started, count)
+        if failed is not None:
+            index, message = failed
+            return Outcome(mutant, "killed", message, time.monotonic() - started,
+                           count + index + 1)
+        count += len(group)
+    return Outcome(mutant, "survived", "", time.monotonic() - started, len(scenarios))
+
+
+def resolve_jobs(jobs: int) -> int:
+    """``--jobs``: 0 means one mutant per CPU this process may use."""
+    from .batch import default_workers
+
+    return jobs if jobs > 0 else default_workers()
 
 
 def run_mutants(mutants: Sequence[Mutant], source: str, scenarios: Sequence, real_root: Path,
                 work_dir: Path, jobs: int = DEFAULT_JOBS, timeout: float = DEFAULT_TIMEOUT,
                 keep: bool = False,
-                progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Each mutant in its own stand-in checkout under ``work_dir``, at most ``jobs`` (≤ 2) at once.
-    Outcomes in the order of ``mutants``."""
-    jobs = max(1, min(jobs, MAX_JOBS))
+                progress: Callable[[Outcome], None] | None = None,
+                core: Path | None = None) -> list[Outcome]:
+    """Each mutant in its own stand-in checkout under ``work_dir``, ``jobs`` at once (0: one per
+    CPU). Outcomes in the order of ``mutants``."""
+    jobs = resolve_jobs(jobs)
 
     def one(mutant: Mutant) -> Outcome:
         build_root = work_dir / mutant.name
         try:
             outcome = run_suite(mutant.apply(source), scenarios, real_root, build_root, timeout,
-                                mutant)
+                                mutant, core)
         finally:
             if not keep:
                 shutil.rmtree(build_root, ignore_errors=True)
@@ -498,30 +673,55 @@ class Score:
     killed: int
     survived: int
     not_compiled: int
+    equivalent: int = 0
+    """Survivors :data:`EQUIVALENT` explains (not counted in ``survived``)."""
 
     @property
     def percent(self) -> float:
+        """Killed of the mutants that compile and are not equivalent."""
         scored = self.killed + self.survived
         return 100.0 * self.killed / scored if scored else 0.0
 
     def line(self, label: str) -> str:
+        raw = self.killed + self.survived + self.equivalent
         return (f"{label}: {self.total} mutants, {self.killed} killed, {self.survived} survived, "
-                f"{self.not_compiled} not compiled; score {self.percent:.1f}% "
-                f"({self.killed}/{self.killed + self.survived})")
+                f"{self.equivalent} equivalent, {self.not_compiled} not compiled; score "
+                f"{self.percent:.1f}% ({self.killed}/{self.killed + self.survived}; with the "
+                f"equivalent ones counted as survivors {100.0 * self.killed / raw if raw else 0:.1f}%)")
 
 
-def score(outcomes: Iterable[Outcome], section: str | None = None) -> Score:
+def is_equivalent(outcome: Outcome, source: str) -> bool:
+    return (outcome.status == "survived" and outcome.mutant is not None
+            and outcome.mutant.identity(source) in EQUIVALENT)
+
+
+def score(outcomes: Iterable[Outcome], section: str | None = None, source: str = "") -> Score:
     chosen = [o for o in outcomes
               if section is None or (o.mutant is not None and o.mutant.section == section)]
+    equivalent = sum(is_equivalent(o, source) for o in chosen)
     count = {status: sum(o.status == status for o in chosen)
              for status in ("killed", "survived", "not_compiled")}
-    return Score(len(chosen), count["killed"], count["survived"], count["not_compiled"])
+    return Score(len(chosen), count["killed"], count["survived"] - equivalent,
+                 count["not_compiled"], equivalent)
 
 
 def report(outcomes: Sequence[Outcome], source: str, seconds: float) -> str:
     lines = []
     not_compiled = [o for o in outcomes if o.status == "not_compiled"]
-    survivors = [o for o in outcomes if o.status == "survived"]
+    equivalent = [o for o in outcomes if is_equivalent(o, source)]
+    survivors = [o for o in outcomes if o.status == "survived" and not is_equivalent(o, source)]
+    if equivalent:
+        lines.append(f"== equivalent ({len(equivalent)}, survived; excluded from the score, the "
+                     f"reasons are EQUIVALENT in {Path(__file__).name})")
+        for o in equivalent:
+            lines.append(f"  {o.mutant.describe()}\n      {EQUIVALENT[o.mutant.identity(source)]}")
+    identities = {o.mutant.identity(source): o.status for o in outcomes if o.mutant is not None}
+    everything = {m.identity(source) for m in generate(source)}
+    for key in EQUIVALENT:
+        if key not in everything:
+            lines.append(f"== stale EQUIVALENT entry (no such mutant any more): {key}")
+        elif identities.get(key, "survived") != "survived":
+            lines.append(f"== stale EQUIVALENT entry (this mutant was {identities[key]}): {key}")
     if not_compiled:
         lines.append(f"== not compiled ({len(not_compiled)}, excluded from the score)")
         for o in not_compiled:
@@ -530,11 +730,12 @@ def report(outcomes: Sequence[Outcome], source: str, seconds: float) -> str:
         lines.append(f"== survivors ({len(survivors)})")
         for o in survivors:
             lines.append(f"-- {o.mutant.describe()}")
+            lines.append(f"   identity: {o.mutant.identity(source)}")
             lines.append(o.mutant.diff(source).rstrip("\n"))
     lines.append("== score")
-    lines.append(score(outcomes).line("whole file"))
-    lines.append(score(outcomes, "allocator").line("allocator only (above ---- Checker)"))
-    lines.append(score(outcomes, "checker").line("checker only"))
+    lines.append(score(outcomes, source=source).line("whole file"))
+    lines.append(score(outcomes, "allocator", source).line("allocator only (above ---- Checker)"))
+    lines.append(score(outcomes, "checker", source).line("checker only"))
     lines.append(f"wall time: {seconds:.1f} s")
     return "\n".join(lines)
 
@@ -548,8 +749,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--filter", default=None, metavar="TEXT",
                         help="only mutants whose description contains TEXT (an operator, a "
                              "function name, `line 212`, `allocator`/`checker`, m012...)")
+    parser.add_argument("--only", default="", metavar="m001,m002",
+                        help="only these mutants (comma-separated names, as --list shows them)")
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
-                        help=f"mutants run at once (at most {MAX_JOBS})")
+                        help="mutants run at once (default 0: one per CPU)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help="seconds one scenario may take on a mutant")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
@@ -562,7 +765,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = repo_root(args.root)
     source = (root / ALLOCATOR).read_text()
     everything = generate(source)
-    mutants = select(everything, args.filter, args.limit)
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    mutants = select(everything, args.filter, args.limit, only)
     if args.list:
         for mutant in mutants:
             print(mutant.describe())
@@ -573,8 +777,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     work_dir = root / MUTANTS_DIR
     work_dir.mkdir(parents=True, exist_ok=True)
     print(f"heaprig mutants: {len(mutants)} of {len(everything)} mutants of {ALLOCATOR}, "
-          f"{len(scenarios)} scenarios, {max(1, min(args.jobs, MAX_JOBS))} at once", flush=True)
-    baseline = run_suite(source, scenarios, root, work_dir / "m000-original", args.timeout)
+          f"{len(scenarios)} scenarios, {resolve_jobs(args.jobs)} at once", flush=True)
+    core = build_core(root, work_dir / CORE_DIR, scenarios)
+    baseline = run_suite(source, scenarios, root, work_dir / "m000-original", args.timeout,
+                         core=core)
     shutil.rmtree(work_dir / "m000-original", ignore_errors=True)
     if baseline.status != "survived":
         print(f"the unmutated allocator does not pass the suite ({baseline.status}): "
@@ -589,7 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               flush=True)
 
     outcomes = run_mutants(mutants, source, scenarios, root, work_dir, args.jobs, args.timeout,
-                           args.keep, progress)
+                           args.keep, progress, core)
     print(report(outcomes, source, time.monotonic() - started))
     return 0
 

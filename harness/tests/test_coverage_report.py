@@ -88,3 +88,61 @@ def test_reports_of_several_variants_merge_line_by_line():
     assert merged[0]["count"] == 1 and [b["count"] for b in merged[0]["branches"]] == [1, 2]
     assert merged[1]["gcovr/noncode"] is False
     assert merged[2]["gcovr/noncode"] is True
+
+
+# ---- explained unreachable code ------------------------------------------------------------------
+
+MARKED = """\
+int f(int a) {
+    if (a > 0) { /* unreachable: a is never positive */
+        return 1;
+    }
+    /* unreachable: the call failing,
+     * which the rig never makes */
+    g(a,
+      a);
+    const char *s = "unreachable: in a string";
+    return 0;
+}
+"""
+
+
+def test_markers_cover_their_line_block_or_next_statement() -> None:
+    from heaprig.coverage_report import unreachable_markers
+
+    markers = unreachable_markers(MARKED)
+    assert [(m.line, m.covers) for m in markers] == [(2, (2, 3, 4)), (5, (7, 8))]
+    assert markers[0].reason == "a is never positive"
+    assert markers[1].reason == "the call failing, which the rig never makes"
+
+
+def test_explained_code_is_counted_apart_and_stale_markers_are_named() -> None:
+    from heaprig.coverage_report import FileCoverage, explain, explained_listing, unreachable_markers
+
+    coverage = FileCoverage("f.c", Ratio(5, 7), Ratio(2, 4), (3, 9),
+                            (UncoveredBranch(2, 0, 2), UncoveredBranch(10, 1, 2)))
+    explained = explain(coverage, unreachable_markers(MARKED))
+    assert explained.lines == Ratio(5, 6) and explained.branches == Ratio(2, 3)
+    assert explained.uncovered_lines == (9,)
+    assert explained.uncovered_branches == (UncoveredBranch(10, 1, 2),)
+    assert explained.explained_lines == (3,)
+    assert [m.line for m in explained.stale] == [5]     # lines 7-8 all ran: the marker is stale
+    text = explained_listing(explained, MARKED.splitlines())
+    assert "     2 | if (a > 0) {" in text and "<- b0/2: a is never positive" in text
+    assert "     3 | return 1;    <- run: a is never positive" in text
+    assert "stale marker at line 5" in text
+
+
+def test_every_marker_in_the_allocator_covers_code() -> None:
+    from helpers import REPO_ROOT
+
+    from heaprig.coverage_report import unreachable_markers
+    from heaprig.mutants import ALLOCATOR, code_mask
+
+    source = (REPO_ROOT / ALLOCATOR).read_text()
+    code = code_mask(source).splitlines()
+    markers = unreachable_markers(source)
+    assert markers
+    for marker in markers:
+        assert marker.reason, marker
+        assert any(code[n - 1].strip() for n in marker.covers), marker

@@ -205,3 +205,52 @@ def test_a_mutant_that_does_not_compile_is_reported_apart(tmp_path: Path) -> Non
     outcome = run_suite(broken, [], REPO_ROOT, tmp_path / "broken")
     assert outcome.status == "not_compiled"
     assert "error" in outcome.detail
+
+
+# ---- equivalents, variants, --only -------------------------------------------------------------
+
+def test_every_equivalent_entry_names_exactly_one_mutant_of_the_allocator() -> None:
+    source = (REPO_ROOT / mutants.ALLOCATOR).read_text()
+    identities = [m.identity(source) for m in generate(source)]
+    for key, reason in mutants.EQUIVALENT.items():
+        assert identities.count(key) == 1, key
+        assert reason
+
+
+def test_identity_survives_moved_lines_and_comments() -> None:
+    before = wrap("    a = b < 1;")
+    after = "/* a new comment\n   of two lines */\n" + wrap("    a = b < 1; /* why */")
+    first = [m.identity(before) for m in generate(before, ["comparison"])]
+    second = [m.identity(after) for m in generate(after, ["comparison"])]
+    assert first == second == ["f: `a = b < 1;` @6: `<` -> `<=`"]
+
+
+def test_equivalent_survivors_are_reported_apart_and_out_of_the_score() -> None:
+    source = wrap("    a = b < 1;\n    a = b > 1;")
+    flips = generate(source, ["comparison"])
+    outcomes = [mutants.Outcome(flips[0], "survived"), mutants.Outcome(flips[1], "killed")]
+    saved = dict(mutants.EQUIVALENT)
+    try:
+        mutants.EQUIVALENT.clear()
+        mutants.EQUIVALENT[flips[0].identity(source)] = "because"
+        text = mutants.report(outcomes, source, 1.0)
+        assert mutants.score(outcomes, source=source) == mutants.Score(2, 1, 0, 0, 1)
+    finally:
+        mutants.EQUIVALENT.clear()
+        mutants.EQUIVALENT.update(saved)
+    assert "== equivalent (1" in text and "because" in text
+    assert "== survivors" not in text
+    assert "score 100.0% (1/1; with the equivalent ones counted as survivors 50.0%)" in text
+
+
+def test_only_picks_mutants_by_name() -> None:
+    found = generate(wrap("return a < b || a == b;"))
+    assert [m.name for m in select(found, only=["m002", "m001"])] == ["m001", "m002"]
+
+
+def test_variant_groups_put_the_default_variant_first() -> None:
+    scenarios = mutants.load_scenarios(REPO_ROOT)
+    groups = mutants.variant_groups(scenarios)
+    assert mutants.variant_key(groups[0][0]) == "s8-m1-d0"
+    assert sorted(s.path for group in groups for s in group) == sorted(s.path for s in scenarios)
+    assert all(len({mutants.variant_key(s) for s in group}) == 1 for group in groups)

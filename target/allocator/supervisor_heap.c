@@ -331,6 +331,7 @@ supervisor_allocation *allocate_remaining_memory(void) {
 }
 
 size_t get_allocation_length(supervisor_allocation *allocation) {
+    /* unreachable: ptr NULL (a freed handle); the rig asks only about handles it holds. */
     if (allocation == NULL || allocation->ptr == NULL) {
         return 0;
     }
@@ -347,6 +348,7 @@ static void head_to_middle(int side) {
 }
 
 #if HEAPRIG_DEBUG
+/* unreachable: the loop running out (false); the rig frees only handles this heap gave it. */
 static bool is_handle(const supervisor_allocation *allocation) {
     for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
         if (allocation == &heap.slots[i]) {
@@ -358,10 +360,12 @@ static bool is_handle(const supervisor_allocation *allocation) {
 #endif
 
 void free_memory(supervisor_allocation *allocation) {
+    /* unreachable: ptr NULL; the rig frees NULL for a failed allocation, never a freed handle. */
     if (allocation == NULL || allocation->ptr == NULL) {
         return; /* R7 */
     }
 #if HEAPRIG_DEBUG
+    /* unreachable: the rig frees only handles this heap gave it (a board's bug, not the rig's). */
     if (!is_handle(allocation)) {
         report_misuse("free_memory: not a handle of this heap");
         return;
@@ -410,7 +414,8 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
 /* Points the handle of the block that was at `from` at its copy at `to`. */
 static void handle_follow_move(block_t *from, block_t *to) {
     supervisor_allocation *handle = slot_holding(heap.slots, block_data(from));
-    /* Every block is carved only once a slot is secured (R5), so a live block has a handle. */
+    /* unreachable: the assert failing. Every block is carved only once a slot is secured (R5),
+     * so a live block has a handle. */
     debug_assert(handle != NULL);
     handle->ptr = block_data(to);
 }
@@ -496,6 +501,7 @@ static void promote_embedded_blocks(void) {
 
 void supervisor_move_memory(void) {
 #if HEAPRIG_DEBUG
+    /* unreachable: the rig calls it only at VM exit, after the GC heap is torn down (MODEL.md). */
     if (heaprig_gc_alloc_possible()) {
         report_misuse("supervisor_move_memory: called while the VM heap is alive");
         return;
@@ -566,8 +572,14 @@ void heap_walk(heap_walker_t visit, void *context) {
 /*
  * Read-only. Walks follow block sizes, not `next` links, and every address is bounds-checked
  * before it is read, so a corrupted heap is reported rather than crashing the checker.
+ *
+ * Its failure paths, each marked `unreachable:` below, run only on a broken heap: the allocator
+ * keeps every invariant, and no scenario event writes into the heap behind its back. So the
+ * scenarios cannot reach them (`make coverage` counts them apart, harness/heaprig/
+ * coverage_report.py); they are what reports a wrong allocator, e.g. a mutant's.
  */
 
+/* unreachable: called on a broken heap only */
 static heap_check_result_t broken(const char *invariant, const void *where, const char *detail) {
     return (heap_check_result_t){invariant, where, detail};
 }
@@ -575,6 +587,7 @@ static heap_check_result_t broken(const char *invariant, const void *where, cons
 static const heap_check_result_t heap_sound = {NULL, NULL, NULL};
 
 static bool in_arena(const void *address) {
+    /* unreachable: false (an address outside the arena): a broken heap. */
     return (const char *)address >= arena_bottom() && (const char *)address <= arena_top();
 }
 
@@ -584,25 +597,30 @@ static bool word_aligned(const void *address) {
 
 /* A block header that can be read, whose data length is sane and which ends by `limit`. */
 static bool block_fits(const char *start, const char *limit) {
+    /* unreachable: a misaligned or overlong header: a broken heap. */
     if (!word_aligned(start) || start + SUPERVISOR_HEADER_BYTES > limit) {
         return false;
     }
     const block_t *block = (const block_t *)start;
     uint32_t length = block_length(block);
+    /* unreachable: false (length 0 or past the limit): a broken heap. */
     return length != 0 && length <= (uint32_t)(limit - start) - SUPERVISOR_HEADER_BYTES;
 }
 
 /* A head that is set but whose header cannot be read inside the arena. */
 static bool head_unreadable(const block_t *head) {
+    /* unreachable: true (a head outside the arena): a broken heap. */
     return head != NULL && !(in_arena(head) && block_fits((const char *)head, arena_top()));
 }
 
 static bool head_is_hole(const block_t *head) {
+    /* unreachable: true (a hole at a head): a broken heap. */
     return head != NULL && block_is_hole(head);
 }
 
 static heap_check_result_t check_low_side(void) {
     block_t *head = heap.heads[SIDE_LOW];
+    /* unreachable: a broken heap */
     if (head_unreadable(head)) {
         return broken("low_chain_packed", head, "the low head lies outside the arena");
     }
@@ -610,17 +628,20 @@ static heap_check_result_t check_low_side(void) {
     block_t *below = NULL;
     char *cursor = arena_bottom();
     while (cursor < end) {
+        /* unreachable: a broken heap */
         if (!block_fits(cursor, end)) {
             return broken("low_chain_packed", cursor,
                           "a low block's length runs past the low head or is zero");
         }
         block_t *block = block_at(cursor);
+        /* unreachable: a broken heap */
         if (block->next != below) {
             return broken("low_chain_linked", block, "next is not the block right below");
         }
         below = block;
         cursor += block_size(block);
     }
+    /* unreachable: a broken heap */
     if (below != head) {
         return broken("low_chain_packed", head,
                       "walking up from the bottom does not land on the low head");
@@ -630,17 +651,20 @@ static heap_check_result_t check_low_side(void) {
 
 static heap_check_result_t check_high_side(void) {
     char *top = arena_top();
+    /* unreachable: a broken heap */
     if (head_unreadable(heap.heads[SIDE_HIGH])) {
         return broken("high_chain_packed", heap.heads[SIDE_HIGH],
                       "the high head lies outside the arena");
     }
     for (char *cursor = high_start(); cursor < top;) {
+        /* unreachable: a broken heap */
         if (!block_fits(cursor, top)) {
             return broken("high_chain_packed", cursor, "a high block's length runs past the top");
         }
         block_t *block = block_at(cursor);
         cursor += block_size(block);
         block_t *above = cursor < top ? block_at(cursor) : NULL;
+        /* unreachable: a broken heap */
         if (block->next != above) {
             return broken("high_chain_linked", block, "next is not the block right above");
         }
@@ -660,11 +684,13 @@ static bool is_live_block(const block_t *block) {
             }
         }
     }
+    /* unreachable: the loop running out, and `return false`: a handle at no live block. */
     for (block_t *embedded = heaprig_embedded_root; embedded != NULL; embedded = embedded->next) {
         if (embedded == block) {
             return true;
         }
     }
+    /* unreachable: a broken heap */
     return false;
 }
 
@@ -672,18 +698,22 @@ static heap_check_result_t check_embedded_list(void) {
     size_t count = 0;
     block_t *gc_heap = heap.heads[SIDE_LOW];
     for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
+        /* unreachable: a broken heap */
         if (!heaprig_gc_alloc_possible()) {
             return broken("embedded_inside_gc_heap", block, "an embedded block outlived its VM");
         }
         /* The GC heap is the low head while a VM runs; embedded blocks lie in its data. */
+        /* unreachable: a broken heap */
         if (gc_heap == NULL || (char *)block < (char *)block_data(gc_heap) ||
             !block_fits((char *)block, block_end(gc_heap))) {
             return broken("embedded_inside_gc_heap", block,
                           "an embedded block lies outside the GC heap");
         }
+        /* unreachable: a broken heap */
         if (++count > SUPERVISOR_SLOTS) {
             return broken("block_has_handle", block, "more embedded blocks than handle slots");
         }
+        /* unreachable: a broken heap */
         if (block->next != NULL && block->next <= block) {
             return broken("embedded_ordered", block, "the embedded list is not in address order");
         }
@@ -697,11 +727,13 @@ static heap_check_result_t check_handles(void) {
         if (ptr == NULL) {
             continue;
         }
+        /* unreachable: a broken heap */
         if (!in_arena(ptr) || !word_aligned(ptr) || !is_live_block(block_from_data(ptr))) {
             return broken("handle_points_at_block", &heap.slots[i],
                           "a live handle does not point at the data of a live block");
         }
         for (size_t j = i + 1; j < SUPERVISOR_SLOTS; j++) {
+            /* unreachable: a broken heap */
             if (heap.slots[j].ptr == ptr) {
                 return broken("handles_distinct", &heap.slots[j], "two handles share a block");
             }
@@ -713,6 +745,7 @@ static heap_check_result_t check_handles(void) {
 static heap_check_result_t check_every_block_owned(char *from, char *to) {
     for (char *cursor = from; cursor < to; cursor += block_size(block_at(cursor))) {
         block_t *block = block_at(cursor);
+        /* unreachable: a broken heap */
         if (!block_is_hole(block) && slot_holding(heap.slots, block_data(block)) == NULL) {
             return broken("block_has_handle", block, "a live block is owned by no handle");
         }
@@ -722,38 +755,49 @@ static heap_check_result_t check_every_block_owned(char *from, char *to) {
 
 heap_check_result_t heap_check(void) {
     heap_check_result_t result = check_low_side();
+    /* unreachable: false, after a broken invariant */
     if (result.invariant == NULL) {
         result = check_high_side();
     }
+    /* unreachable: a broken heap */
     if (result.invariant == NULL && low_end() > high_start()) {
         result = broken("middle_non_negative", heap.heads[SIDE_LOW],
                         "the low head overlaps the high head");
     }
+    /* unreachable: a broken heap */
     if (result.invariant == NULL && head_is_hole(heap.heads[SIDE_LOW])) {
         result = broken("head_not_hole", heap.heads[SIDE_LOW], "the low head is a hole");
     }
+    /* unreachable: a broken heap */
     if (result.invariant == NULL && head_is_hole(heap.heads[SIDE_HIGH])) {
         result = broken("head_not_hole", heap.heads[SIDE_HIGH], "the high head is a hole");
     }
+    /* unreachable: false, after a broken invariant */
     if (result.invariant == NULL) {
         result = check_embedded_list();
     }
+    /* unreachable: false, after a broken invariant */
     if (result.invariant == NULL) {
         result = check_handles();
     }
+    /* unreachable: false, after a broken invariant */
     if (result.invariant == NULL) {
         result = check_every_block_owned(arena_bottom(), low_end());
     }
+    /* unreachable: false, after a broken invariant */
     if (result.invariant == NULL) {
         result = check_every_block_owned(high_start(), arena_top());
     }
+    /* unreachable: the loop ending on a broken invariant */
     for (block_t *block = heaprig_embedded_root; result.invariant == NULL && block != NULL;
          block = block->next) {
+        /* unreachable: a broken heap */
         if (slot_holding(heap.slots, block_data(block)) == NULL) {
             result = broken("block_has_handle", block, "an embedded block is owned by no handle");
         }
     }
 #if SUPERVISOR_MOVE_SUPPORT
+    /* unreachable: a broken heap */
     if (result.invariant == NULL && heap.slots_before_move != NULL) {
         result = broken("move_finished", NULL, "R12 lookups still active after the move");
     }
