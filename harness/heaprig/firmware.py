@@ -170,7 +170,25 @@ def _make_command(root: Path, make_target: str, variant: Variant, backend: Backe
             *backend.make_arguments()]
 
 
+def _source_stamp(root: Path, backend: Backend) -> tuple[int, int] | None:
+    """The backend file's modification time and size: its build folder's hash covers its
+    content, so a path make gave is only good while these are unchanged."""
+    file = backend.file if backend.file is not None else Path(DEFAULT_BACKEND_SOURCE)
+    try:
+        status = (root / file).stat()          # `root / file` is `file` when it is absolute
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
+_paths: dict[tuple[Path, str, Variant, Backend, tuple[int, int] | None], Path] = {}
+"""Paths make computed, remembered: asking make costs a process per scenario of a batch."""
+
+
 def _make_binary_path(root: Path, variant: Variant, target: str, backend: Backend) -> Path:
+    key = (root, target, variant, backend, _source_stamp(root, backend))
+    if key in _paths:
+        return _paths[key]
     command = _make_command(root, PATH_TARGETS[target], variant, backend)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
@@ -180,7 +198,8 @@ def _make_binary_path(root: Path, variant: Variant, target: str, backend: Backen
     if done.returncode != 0 or not done.stdout.strip():
         message = (done.stdout + done.stderr).strip() or f"exit {done.returncode}"
         raise FirmwareBuildError(f"`{' '.join(['make', *command[4:]])}`: {message}", root)
-    return root / done.stdout.strip().splitlines()[-1]
+    _paths[key] = root / done.stdout.strip().splitlines()[-1]
+    return _paths[key]
 
 
 _built: dict[tuple[Path, str, Variant, Backend], Path] = {}

@@ -17,8 +17,8 @@ BUMP = FIXTURES / "backends" / "bump.c"
 VARIANT = firmware.Variant(8, True, False)
 # Two scenarios in one stream: the bump backend places a scenario's first block at 16 only if the
 # rig put back both its .data (first_block_words = 4) and its .bss (used_words = 0) at `reset`.
-# `checking off`: the bump allocator starts a few words above the bottom, and the rig rightly
-# names that unowned space an orphan (target/PROTOCOL.md); this test is about the reset of its data.
+# Checking off: the 16 bytes it skips below that block are carved space no handle explains, which
+# the `orphan` detector rightly reports; this test is about the reset.
 TWO_SCENARIOS = """\
 heaprig-events 1
 build 8 1 0

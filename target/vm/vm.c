@@ -9,6 +9,7 @@
 
 #include "heaprig_backend.h"
 #include "interp/fault.h"
+#include "vm/arena.h"
 #include "vm/gc.h"
 
 /* The embedded-list root word (heaprig_backend.h): the VM's, as in the runtime's VM state, so the
@@ -107,6 +108,14 @@ bool vm_start(void) {
     }
     supervisor_allocation *heap = allocate_remaining_memory();
     if (heap == NULL) {
+        return false;
+    }
+    /* A heap block reaching outside the arena (a backend with SPEC D4: a wrapped length) gets no
+     * GC: clearing its allocation table would overwrite the rig itself before any detector could
+     * run. It stays the VM's heap, unused, so the detectors after this event name it (`guard`
+     * or `overlap`, interp/observe.c) and the run ends there. */
+    if (!arena_holds(heap->ptr, get_allocation_length(heap))) {
+        vm.heap = heap;
         return false;
     }
     if (!gc_init(heap->ptr, get_allocation_length(heap), scan_roots, NULL)) {

@@ -1,19 +1,26 @@
 /*
- * FIXTURE: SPEC D2 — with move support compiled out, a movable request while the VM runs still
- * goes into the GC heap. Debug builds abort on a sanity check; release builds leave the block
- * there, never promoted (supervisor_move_memory() does nothing), and the next VM run overwrites it.
- * A test fixture, not an allocator to use: a copy of target/allocator/supervisor_heap.c with one
- * defect of the original scheme (SPEC §5) put back, so that the harness tests can show the rig's
- * backend-neutral detectors (target/interp/observe.c) name it. Every change is marked `DEFECT`.
+ * FIXTURE: SPEC D2 — with move support compiled out, a movable request made while the VM runs
+ * still goes into the GC heap. Debug builds abort on a sanity check at the request; release
+ * builds leave the block there, never promoted (supervisor_move_memory() does nothing
+ * without move support), and the next VM run overwrites it.
  *
- * Changed: allocate_memory() — the MOVABLE request is kept while a VM runs even without move
- * support, and debug builds assert against it (lines marked DEFECT).
- * Expected reports: scenarios/config/r14_move_support_off.yaml (release) ends at its vm_exit in
- * `stranded` naming the record; scenarios/config/r14_debug_build_no_abort.yaml (debug) ends in
- * `fault assert` at the movable request.
+ * A test fixture, not an allocator to use: a copy of target/allocator/supervisor_heap.c with one
+ * defect of the original scheme (SPEC §5) put back, so that the harness tests show the rig's
+ * backend-neutral detectors (target/interp/observe.c) name it. The changed lines are marked
+ * `DEFECT`; a diff against target/allocator/supervisor_heap.c shows them and this comment, nothing
+ * else. Built like any backend, with the default backend's folder on the include path for its
+ * header (harness/tests/backends/README.md):
+ *   make test BACKEND_CFLAGS=-Itarget/allocator \
+ *       BACKEND=harness/tests/backends/d2_embedded_without_move_support.c
+ *
+ * Changed: allocate_memory() — R14 applied only while no VM runs, and a debug assertion
+ * against the request it lets through.
+ * Expected reports: release, scenarios/config/r14_move_support_off.yaml style (a movable
+ * request during the VM finds no hole): `stranded` at the vm_exit naming the block;
+ * debug, scenarios/config/r14_debug_build_no_abort.yaml: `fault assert` at the request.
  */
 /*
- * Movable supervisor heap allocations (SPEC §1).
+ * Movable supervisor heap allocations (SPEC §1): the rig's default backend (target/BACKENDS.md).
  *
  * The arena [bottom, top) is used like a stack from both ends:
  *
@@ -26,9 +33,10 @@
  *
  * While a VM runs, its GC heap is the low head: one immovable block holding the whole middle
  * (allocate_remaining_memory). Movable requests that find no room then become *embedded* blocks:
- * long-lived GC blocks, header included, on the embedded list whose head is a GC root. After the
- * VM exits its heap is freed and supervisor_move_memory() compacts the low side and promotes the
- * embedded blocks out of the dead heap, lowest address first.
+ * long-lived GC blocks, header included, on the embedded list whose head is the rig's GC root
+ * word (heaprig_embedded_root). After the VM exits its heap is freed and supervisor_move_memory()
+ * compacts the low side and promotes the embedded blocks out of the dead heap, lowest address
+ * first.
  *
  * Every block is a header followed by the client's data:
  *
@@ -41,6 +49,28 @@
  *   MOVABLE  the client copes with the block moving (it re-reads its handle or registered a
  *            move callback). Only movable blocks are compacted or embedded.
  *
+ * Size matters here as on a board (`make size`): no init function (the state starts zeroed and
+ * the arena bounds are read from the rig whenever a side is empty), no callback registry (the rig
+ * runs the callbacks), the two sides share their code through `heads[side]`, and the checker,
+ * walker and misuse report below are never called by a board, so its linker drops them.
+ */
+#include "supervisor_heap.h"
+
+#include <string.h>
+
+/* ---- Block header ------------------------------------------------------------------------- */
+
+/*
+ * The header of every block. The tag is the one heaprig_backend.h declares for the embedded list
+ * root, so the root word holds a block_t * as it is.
+ * - `next` links blocks of the same side, towards the arena end the side grows from:
+ *   a low block's next is the block below it, a high block's next the block above it; the
+ *   block at `bottom` (or `top`) has NULL. Embedded blocks link the embedded list instead, and
+ *   `next` is the header's first word on purpose: it is the word the GC scans to keep the
+ *   next embedded block alive.
+ * - `length_and_flags` is the data length in bytes (a multiple of 4, never 0) with HOLE and
+ *   MOVABLE in its two low bits. A hole has HOLE alone. Use the accessors below, never the field.
+ *
  * Global invariants (heap_check() verifies each and names the first one broken):
  *   low_chain_packed    low blocks tile [bottom, end of the low head) with no gap;
  *   low_chain_linked    each low block's `next` is the block right below it (lowest: NULL);
@@ -50,36 +80,20 @@
  *   head_not_hole       neither head is a hole (freeing a head pops the holes below it, R8);
  *   embedded_inside_gc_heap  embedded blocks lie inside the low head (the GC heap) and exist only
  *                       while a VM runs;
+ *   embedded_ordered    the embedded list runs in ascending address order (it is kept so on
+ *                       insertion, which makes promotion lowest-first a plain walk);
  *   handle_points_at_block   every live handle points at the data of a live (non-hole) block;
  *   handles_distinct    no two handles point at the same block;
  *   block_has_handle    every live block is owned by a handle (no orphan, SPEC D3);
  *   move_finished       R12 lookups are only active inside supervisor_move_memory().
  */
-#include "supervisor_heap.h"
-
-#include <string.h>
-
-#include "gc_api.h"
-#include "supervisor/port.h"
-
-/* ---- Block header ------------------------------------------------------------------------- */
-
-/*
- * The header of every block.
- * - `next` links blocks of the same side, towards the arena end the side grows from:
- *   a low block's next is the block below it, a high block's next the block above it; the
- *   block at `bottom` (or `top`) has NULL. Embedded blocks link the embedded list instead, and
- *   `next` is the header's first word on purpose: it is the word the GC scans to keep the
- *   next embedded block alive.
- * - `length_and_flags` is the data length in bytes (a multiple of 4, never 0) with HOLE and
- *   MOVABLE in its two low bits. Use the accessors below, never the field.
- */
-typedef struct block {
-    struct block *next;
+typedef struct _supervisor_allocation_node {
+    struct _supervisor_allocation_node *next;
     uint32_t length_and_flags;
 } block_t;
 
-_Static_assert(sizeof(block_t) == SUPERVISOR_HEADER_BYTES, "the header is a link and a length word");
+_Static_assert(sizeof(block_t) == SUPERVISOR_HEADER_BYTES,
+               "the header is a link and a length word");
 
 #define FLAG_HOLE 0x1u
 #define FLAG_MOVABLE 0x2u
@@ -88,28 +102,27 @@ _Static_assert(sizeof(block_t) == SUPERVISOR_HEADER_BYTES, "the header is a link
 /* The smallest data length allocate_remaining_memory() will hand out (R6). */
 #define REMAINING_MIN_LENGTH WORD_BYTES
 
+/* Index of heads[]: a side's bool `high` is its index. */
+#define SIDE_LOW 0
+#define SIDE_HIGH 1
+#define SIDE_COUNT 2
+
 /* ---- State -------------------------------------------------------------------------------- */
 
+/* All of it starts zeroed: no allocation, both sides empty (the rig resets it between scenarios,
+ * heaprig_backend.h). */
 typedef struct {
-    supervisor_move_callback_t callback;
-    void *context;
-} move_callback_entry_t;
-
-typedef struct {
-    char *bottom;
-    char *top;
-    block_t *low_head;       /* newest low block, NULL when the low side is empty */
-    block_t *high_head;      /* newest high block, NULL when the high side is empty */
-    block_t *embedded_head;  /* GC root of the embedded list (SPEC §2) */
+    /* Newest block of each side, NULL when that side is empty. */
+    block_t *heads[SIDE_COUNT];
     supervisor_allocation slots[SUPERVISOR_SLOTS];
 #if SUPERVISOR_MOVE_SUPPORT
-    move_callback_entry_t callbacks[SUPERVISOR_SLOTS]; /* [0, callback_count) in use */
-    size_t callback_count;
-    /* Each slot's pointer when the current move began, for R12 lookups. */
-    uint32_t *pointers_before_move[SUPERVISOR_SLOTS];
-    bool moving;
+    /* While the rig runs the move callbacks: the slots as they were when the move began (a copy
+     * on supervisor_move_memory()'s stack), for R12 lookups. NULL otherwise. */
+    const supervisor_allocation *slots_before_move;
 #endif
-    const char *misuse;
+#if HEAPRIG_DEBUG
+    const char *misuse; /* the last caller error refused, until the rig takes it */
+#endif
 } supervisor_heap_t;
 
 static supervisor_heap_t heap;
@@ -153,36 +166,42 @@ static inline block_t *block_at(char *address) {
     return (block_t *)address;
 }
 
-static inline void block_init(block_t *block, block_t *next, uint32_t length, bool movable) {
+static inline void block_init(block_t *block, block_t *next, uint32_t length_and_flags) {
     block->next = next;
-    block->length_and_flags = length | (movable ? FLAG_MOVABLE : 0u);
+    block->length_and_flags = length_and_flags;
 }
 
-static inline char *low_end(void) {
-    return heap.low_head != NULL ? block_end(heap.low_head) : heap.bottom;
+static inline uint32_t movable_flag(bool movable) {
+    return movable ? FLAG_MOVABLE : 0u;
 }
 
-static inline char *high_start(void) {
-    return heap.high_head != NULL ? block_start(heap.high_head) : heap.top;
+/* The arena bounds, asked of the rig each time: there is no init function to remember them in. */
+static inline char *arena_bottom(void) {
+    return (char *)heaprig_heap_bottom();
+}
+
+static inline char *arena_top(void) {
+    return (char *)heaprig_heap_top();
+}
+
+static char *low_end(void) {
+    return heap.heads[SIDE_LOW] != NULL ? block_end(heap.heads[SIDE_LOW]) : arena_bottom();
+}
+
+/* Always inlined: -Os would keep it a call, and its one use in placement is cheaper inline. */
+static inline __attribute__((always_inline)) char *high_start(void) {
+    return heap.heads[SIDE_HIGH] != NULL ? block_start(heap.heads[SIDE_HIGH]) : arena_top();
 }
 
 static inline uint32_t middle_size(void) {
     return (uint32_t)(high_start() - low_end());
 }
 
-static inline bool move_support(void) {
-    return SUPERVISOR_MOVE_SUPPORT != 0;
-}
+/* ---- Caller errors (debug builds) --------------------------------------------------------- */
 
-/* ---- Caller errors ------------------------------------------------------------------------ */
-
-/* Cheap misuse checks are always on; only debug builds keep the message for the rig to report. */
-static void report_misuse(const char *message) {
 #if HEAPRIG_DEBUG
+static void report_misuse(const char *message) {
     heap.misuse = message;
-#else
-    (void)message;
-#endif
 }
 
 const char *supervisor_heap_take_misuse(void) {
@@ -191,43 +210,37 @@ const char *supervisor_heap_take_misuse(void) {
     return message;
 }
 
+/* Debug builds only: a release build trusts its callers, as a board's allocator does. */
+#define debug_assert(expr) supervisor_heap_assert(expr)
+#else
+/* Release builds keep no message: the rig's fallback supervisor_heap_take_misuse() says none. */
+#define report_misuse(message) ((void)0)
+#define debug_assert(expr) ((void)0)
+#endif
+
 /* ---- Handles ------------------------------------------------------------------------------ */
 
-static supervisor_allocation *free_slot(void) {
+/* The slot whose pointer in `table` (the slots now, or a copy from before the move) is `ptr`;
+ * NULL if none. With ptr NULL: the first free slot. */
+static supervisor_allocation *slot_holding(const supervisor_allocation *table, const void *ptr) {
+    /* A loop, not one copy of its body per slot: gcc peels short loops even at -Os, which costs
+     * a board a dozen bytes here for no speed worth having. */
+#pragma GCC unroll 1
     for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (heap.slots[i].ptr == NULL) {
+        if (table[i].ptr == ptr) {
             return &heap.slots[i];
         }
     }
     return NULL;
-}
-
-static supervisor_allocation *handle_of_block(block_t *block) {
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (heap.slots[i].ptr == block_data(block)) {
-            return &heap.slots[i];
-        }
-    }
-    return NULL;
-}
-
-static bool is_handle(const supervisor_allocation *allocation) {
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (allocation == &heap.slots[i]) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* ---- Placement (R3) ----------------------------------------------------------------------- */
 
 /* Step 1/3: the first HOLE of exactly `length` on a side, searched from that side's head. */
-static block_t *hole_to_block(bool high, uint32_t length, bool movable) {
-    for (block_t *block = high ? heap.high_head : heap.low_head; block != NULL;
-         block = block->next) {
-        if (block_is_hole(block) && block_length(block) == length) {
-            block_init(block, block->next, length, movable);
+static block_t *hole_to_block(bool high, uint32_t length, uint32_t flags) {
+    for (block_t *block = heap.heads[high]; block != NULL; block = block->next) {
+        if (block->length_and_flags == (length | FLAG_HOLE)) {
+            block->length_and_flags = length | flags;
             return block;
         }
     }
@@ -235,56 +248,71 @@ static block_t *hole_to_block(bool high, uint32_t length, bool movable) {
 }
 
 /*
- * Step 2: header + `length` carved from the free middle and pushed on a side, or NULL.
- * While a VM runs its GC heap is the low head and must stay so: freeing it at VM exit has to
- * return it, and the embedded blocks inside it, to the middle (§1.5). Space can open in the
- * middle during a run (a high block freed), but a low block pushed there would sit above the GC
- * heap, so low requests leave the middle alone until the VM exits; high ones may use it.
+ * Step 2: header + `length` carved from the free middle and pushed on a side, or NULL. Length 0
+ * asks for the whole middle (allocate_remaining_memory), which must hold at least 4 bytes of
+ * data (R6): never a wrapped length.
  */
-static block_t *middle_to_block(bool high, uint32_t length, bool movable) {
-    if (!high && gc_alloc_possible()) {
+static block_t *middle_to_block(bool high, uint32_t length, uint32_t flags) {
+    char *low = low_end();
+    char *high_edge = high_start();
+    uint32_t middle = (uint32_t)(high_edge - low);
+    /* Every request is at least REMAINING_MIN_LENGTH long (R1), so this refuses nothing that
+     * would fit; and subtracting from the middle, never adding to `length`, cannot wrap. */
+    if (middle < SUPERVISOR_HEADER_BYTES + REMAINING_MIN_LENGTH) {
         return NULL;
     }
-    /* Subtract from the middle, never add to `length`: header + length could wrap. */
-    if (middle_size() < SUPERVISOR_HEADER_BYTES || middle_size() - SUPERVISOR_HEADER_BYTES < length) {
+    uint32_t room = middle - SUPERVISOR_HEADER_BYTES;
+    if (length == 0) {
+        length = room;
+    }
+    if (room < length) {
         return NULL;
     }
-    block_t *block;
-    if (high) {
-        block = block_at(high_start() - SUPERVISOR_HEADER_BYTES - length);
-        block_init(block, heap.high_head, length, movable);
-        heap.high_head = block;
-    } else {
-        block = block_at(low_end());
-        block_init(block, heap.low_head, length, movable);
-        heap.low_head = block;
-    }
+    block_t *block = block_at(high ? high_edge - SUPERVISOR_HEADER_BYTES - length : low);
+    block_init(block, heap.heads[high], length | flags);
+    heap.heads[high] = block;
     return block;
 }
 
-/* Step 4: a long-lived GC block, header included, pushed on the embedded list. */
+/*
+ * Step 4: a long-lived GC block, header included, inserted into the embedded list in address
+ * order (a short walk here saves sorting at every VM exit).
+ */
 static block_t *gc_to_embedded_block(uint32_t length) {
     /* Saturated rather than wrapped: a hopeless request still reaches the GC, which collects. */
-    size_t bytes = length > SIZE_MAX - SUPERVISOR_HEADER_BYTES ? SIZE_MAX
-                                                                : SUPERVISOR_HEADER_BYTES + (size_t)length;
-    block_t *block = gc_alloc(bytes, true);
-    if (block == NULL) {
-        return NULL;
+    size_t bytes = SUPERVISOR_HEADER_BYTES + (size_t)length;
+    if (bytes < length) {
+        bytes = SIZE_MAX;
     }
-    block_init(block, heap.embedded_head, length, true);
-    heap.embedded_head = block;
+    block_t *block = heaprig_gc_alloc(bytes, true);
+    if (block != NULL) {
+        block_t **link = &heaprig_embedded_root;
+        while (*link != NULL && *link < block) {
+            link = &(*link)->next;
+        }
+        block_init(block, *link, length | FLAG_MOVABLE);
+        *link = block;
+    }
     return block;
 }
 
+/* R3, steps 1 to 4 in order. `movable` is already false without move support (R14), which
+ * also drops step 4 from such a build. */
 static block_t *place_block(uint32_t length, bool high, bool movable) {
-    block_t *block = hole_to_block(high, length, movable);
-    if (block == NULL) {
-        block = middle_to_block(high, length, movable);
+    uint32_t flags = movable_flag(movable);
+    bool vm_running = heaprig_gc_alloc_possible();
+    block_t *block = hole_to_block(high, length, flags);
+    /* While a VM runs its GC heap is the low head and must stay so: freeing it at VM exit has to
+     * return it, and the embedded blocks inside it, to the middle (§1.5). Space can open in the
+     * middle during a run (a high block freed), but a low block pushed there would sit above the
+     * GC heap, so low requests leave the middle alone until the VM exits; high ones may use it. */
+    if (block == NULL && (high || !vm_running)) {
+        block = middle_to_block(high, length, flags);
     }
     if (block == NULL) {
-        block = hole_to_block(!high, length, movable);
+        block = hole_to_block(!high, length, flags);
     }
-    if (block == NULL && movable && gc_alloc_possible()) {
+    if (block == NULL && movable && vm_running) {
         block = gc_to_embedded_block(length);
     }
     return block;
@@ -292,23 +320,12 @@ static block_t *place_block(uint32_t length, bool high, bool movable) {
 
 /* ---- Public API: allocation --------------------------------------------------------------- */
 
-supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable) {
-    if (length == 0 || length % WORD_BYTES != 0) {
-        return NULL; /* R1 */
-    }
-    if (high && movable) {
-        report_misuse("allocate_memory: a movable allocation must be low (R2)");
-        return NULL;
-    }
-#if HEAPRIG_DEBUG
-    /* DEFECT (D2): the original's debug build aborts here. */
-    supervisor_heap_assert(move_support() || !(movable && gc_alloc_possible()));
-#endif
-    /* DEFECT (D2): R14 only before the VM runs; while it runs the request still goes embedded. */
-    movable = movable && (move_support() || gc_alloc_possible());
-    supervisor_allocation *slot = free_slot();
+/* A free slot, then a block for it placed by R3; none (R5) means nothing is carved. Length 0:
+ * the whole middle (see middle_to_block; no hole has length 0). */
+static supervisor_allocation *allocate(uint32_t length, bool high, bool movable) {
+    supervisor_allocation *slot = slot_holding(heap.slots, NULL);
     if (slot == NULL) {
-        return NULL; /* R5: nothing has been carved yet */
+        return NULL;
     }
     block_t *block = place_block(length, high, movable);
     if (block == NULL) {
@@ -318,18 +335,24 @@ supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable)
     return slot;
 }
 
-supervisor_allocation *allocate_remaining_memory(void) {
-    supervisor_allocation *slot = free_slot();
-    /* R6: compare before subtracting, so an empty middle cannot wrap the length. */
-    if (slot == NULL || middle_size() < SUPERVISOR_HEADER_BYTES + REMAINING_MIN_LENGTH) {
+supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable) {
+    if (length == 0 || length % WORD_BYTES != 0) {
+        return NULL; /* R1 */
+    }
+    if (high && movable) {
+        report_misuse("allocate_memory: a movable allocation must be low (R2)");
         return NULL;
     }
-    block_t *block = middle_to_block(false, middle_size() - SUPERVISOR_HEADER_BYTES, false);
-    if (block == NULL) {
-        return NULL; /* a VM runs: the middle is not the low side's (see middle_to_block) */
-    }
-    slot->ptr = block_data(block);
-    return slot;
+    /* DEFECT (D2): the original's debug build aborts on a request that its release build then
+     * serves anyway: R14 holds only while no VM runs, so with one the GC heap takes it. */
+    debug_assert(SUPERVISOR_MOVE_SUPPORT || !(movable && heaprig_gc_alloc_possible()));
+    bool embeddable = SUPERVISOR_MOVE_SUPPORT || heaprig_gc_alloc_possible(); /* DEFECT (D2) */
+    return allocate(length, high, movable && embeddable);                     /* DEFECT (D2) */
+}
+
+supervisor_allocation *allocate_remaining_memory(void) {
+    /* R6: the middle, low and immovable, or NULL (also while a VM runs: see place_block). */
+    return allocate(0, false, false);
 }
 
 size_t get_allocation_length(supervisor_allocation *allocation) {
@@ -341,53 +364,52 @@ size_t get_allocation_length(supervisor_allocation *allocation) {
 
 /* ---- Public API: freeing ------------------------------------------------------------------ */
 
-/* R8: pop the head, then every hole below it; the space returns to the middle. */
-static void low_head_to_middle(void) {
+/* R8: pop a side's head, then every hole below it; the space returns to the middle. */
+static void head_to_middle(int side) {
     do {
-        heap.low_head = heap.low_head->next;
-    } while (heap.low_head != NULL && block_is_hole(heap.low_head));
+        heap.heads[side] = heap.heads[side]->next;
+    } while (heap.heads[side] != NULL && block_is_hole(heap.heads[side]));
 }
 
-static void high_head_to_middle(void) {
-    do {
-        heap.high_head = heap.high_head->next;
-    } while (heap.high_head != NULL && block_is_hole(heap.high_head));
-}
-
-/* R9: unlinks `block` if it is on the embedded list. */
-static bool embedded_unlink(block_t *block) {
-    for (block_t **link = &heap.embedded_head; *link != NULL; link = &(*link)->next) {
-        if (*link == block) {
-            *link = block->next;
+#if HEAPRIG_DEBUG
+static bool is_handle(const supervisor_allocation *allocation) {
+    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
+        if (allocation == &heap.slots[i]) {
             return true;
         }
     }
     return false;
 }
-
-static void block_to_hole(block_t *block) {
-    block->length_and_flags = block_length(block) | FLAG_HOLE;
-}
+#endif
 
 void free_memory(supervisor_allocation *allocation) {
     if (allocation == NULL || allocation->ptr == NULL) {
         return; /* R7 */
     }
+#if HEAPRIG_DEBUG
     if (!is_handle(allocation)) {
         report_misuse("free_memory: not a handle of this heap");
         return;
     }
+#endif
     block_t *block = block_from_data(allocation->ptr);
     allocation->ptr = NULL;
-    if (block == heap.low_head) {
-        low_head_to_middle();
-    } else if (block == heap.high_head) {
-        high_head_to_middle();
-    } else if (embedded_unlink(block)) {
-        gc_free(block);
-    } else {
-        block_to_hole(block); /* R10 */
+    for (int side = SIDE_LOW; side < SIDE_COUNT; side++) {
+        if (block == heap.heads[side]) {
+            head_to_middle(side);
+            return;
+        }
     }
+#if SUPERVISOR_MOVE_SUPPORT
+    for (block_t **link = &heaprig_embedded_root; *link != NULL; link = &(*link)->next) {
+        if (*link == block) { /* R9 */
+            *link = block->next;
+            heaprig_gc_free(block);
+            return;
+        }
+    }
+#endif
+    block->length_and_flags = block_length(block) | FLAG_HOLE; /* R10 */
 }
 
 /* ---- Public API: lookup ------------------------------------------------------------------- */
@@ -397,62 +419,13 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
     if (ptr == NULL) {
         return NULL;
     }
+    const supervisor_allocation *table = heap.slots;
 #if SUPERVISOR_MOVE_SUPPORT
-    if (heap.moving) { /* R12 */
-        for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-            if (heap.pointers_before_move[i] == ptr) {
-                return &heap.slots[i];
-            }
-        }
-        return NULL;
+    if (heap.slots_before_move != NULL) {
+        table = heap.slots_before_move; /* R12 */
     }
 #endif
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        if (heap.slots[i].ptr == ptr) {
-            return &heap.slots[i];
-        }
-    }
-    return NULL;
-}
-
-/* ---- Move callbacks ----------------------------------------------------------------------- */
-
-#if SUPERVISOR_MOVE_SUPPORT
-/* The table is kept packed in registration order, so callbacks run in the order clients
- * registered them, whatever was unregistered in between. */
-bool supervisor_register_move_callback(supervisor_move_callback_t callback, void *context) {
-    if (heap.callback_count == SUPERVISOR_SLOTS) {
-        return false;
-    }
-    heap.callbacks[heap.callback_count++] = (move_callback_entry_t){callback, context};
-    return true;
-}
-
-void supervisor_unregister_move_callback(supervisor_move_callback_t callback, void *context) {
-    size_t kept = 0;
-    for (size_t i = 0; i < heap.callback_count; i++) {
-        if (heap.callbacks[i].callback != callback || heap.callbacks[i].context != context) {
-            heap.callbacks[kept++] = heap.callbacks[i];
-        }
-    }
-    heap.callback_count = kept;
-}
-#else
-/* R14: nothing ever moves, so there is nothing to notify and no table to keep. */
-bool supervisor_register_move_callback(supervisor_move_callback_t callback, void *context) {
-    (void)callback;
-    (void)context;
-    return true;
-}
-
-void supervisor_unregister_move_callback(supervisor_move_callback_t callback, void *context) {
-    (void)callback;
-    (void)context;
-}
-#endif
-
-void **supervisor_embedded_root(void) {
-    return (void **)&heap.embedded_head;
+    return slot_holding(table, ptr);
 }
 
 /* ---- The move (§1.5) ---------------------------------------------------------------------- */
@@ -461,9 +434,9 @@ void **supervisor_embedded_root(void) {
 
 /* Points the handle of the block that was at `from` at its copy at `to`. */
 static void handle_follow_move(block_t *from, block_t *to) {
-    supervisor_allocation *handle = handle_of_block(from);
+    supervisor_allocation *handle = slot_holding(heap.slots, block_data(from));
     /* Every block is carved only once a slot is secured (R5), so a live block has a handle. */
-    supervisor_heap_assert(handle != NULL);
+    debug_assert(handle != NULL);
     handle->ptr = block_data(to);
 }
 
@@ -476,137 +449,95 @@ static void reverse_words(uint32_t *first, uint32_t *last) {
     }
 }
 
-/* [left_bytes][right_bytes] → [right_bytes][left_bytes] in place, both halves intact. */
-static void rotate_down(char *start, uint32_t left_bytes, uint32_t right_bytes) {
-    uint32_t *left = (uint32_t *)start;
-    uint32_t *right = left + left_bytes / WORD_BYTES;
-    uint32_t *end = right + right_bytes / WORD_BYTES;
-    reverse_words(left, right);
-    reverse_words(right, end);
-    reverse_words(left, end);
-}
-
 /*
  * Step 2, compaction. Holes bubble up past movable blocks and stop at immovable ones, so within
  * each stretch between immovable blocks the movable blocks end up packed at its bottom in their
  * old order, and its holes above them in their old order and sizes. One pass bottom-up does it:
  * `hole_run` is the start of the holes gathered right below the block being looked at; a movable
- * block meeting a run is rotated below it, carrying the run's hole headers up with it intact.
+ * block meeting a run is rotated below it ([run][block] -> [block][run], three reversals),
+ * carrying the run's hole headers up with it intact.
  */
 static void compact_low_side(char *end) {
     char *hole_run = NULL;
-    for (char *cursor = heap.bottom; cursor < end;) {
+    for (char *cursor = arena_bottom(); cursor < end;) {
         block_t *block = block_at(cursor);
-        uint32_t size = block_size(block);
+        char *next = block_end(block);
         if (block_is_hole(block)) {
             if (hole_run == NULL) {
                 hole_run = cursor;
             }
-        } else if (!block_is_movable(block)) {
-            hole_run = NULL;
-        } else if (hole_run != NULL) {
+        } else if (hole_run != NULL && block_is_movable(block)) {
             handle_follow_move(block, block_at(hole_run));
-            rotate_down(hole_run, (uint32_t)(cursor - hole_run), size);
-            hole_run += size;
+            reverse_words((uint32_t *)hole_run, (uint32_t *)cursor);
+            reverse_words((uint32_t *)cursor, (uint32_t *)next);
+            reverse_words((uint32_t *)hole_run, (uint32_t *)next);
+            hole_run += next - cursor;
+        } else {
+            hole_run = NULL; /* an immovable block stops the holes (a movable one had none) */
         }
-        cursor += size;
+        cursor = next;
     }
 }
 
-/* After blocks moved, every low `next` (and the low head) is re-derived from the packed layout.
- * `end` is the low side's end from before the move: the low head pointer itself is stale now. */
+/*
+ * Steps 2-3, after compaction: every low `next` is re-derived from the packed layout, and the
+ * low head becomes the topmost block that is not a hole, so the holes that reached the top
+ * return to the middle (R8). `end` is the low side's end from before the move: the low head
+ * pointer itself is stale now.
+ */
 static void relink_low_side(char *end) {
     block_t *below = NULL;
-    for (char *cursor = heap.bottom; cursor < end; cursor += block_size(block_at(cursor))) {
-        block_at(cursor)->next = below;
-        below = block_at(cursor);
+    heap.heads[SIDE_LOW] = NULL;
+    for (char *cursor = arena_bottom(); cursor < end; cursor = block_end(below)) {
+        block_t *block = block_at(cursor);
+        block->next = below;
+        below = block;
+        if (!block_is_hole(block)) {
+            heap.heads[SIDE_LOW] = block;
+        }
     }
-    heap.low_head = below;
-}
-
-static block_t *merge_by_address(block_t *a, block_t *b) {
-    block_t *merged = NULL;
-    block_t **tail = &merged;
-    while (a != NULL && b != NULL) {
-        block_t **lower = a < b ? &a : &b;
-        *tail = *lower;
-        tail = &(*lower)->next;
-        *lower = (*lower)->next;
-    }
-    *tail = a != NULL ? a : b;
-    return merged;
-}
-
-/* Merge sort of a block list by address: O(n log n), no allocation. */
-static block_t *sort_by_address(block_t *list) {
-    if (list == NULL || list->next == NULL) {
-        return list;
-    }
-    block_t *slow = list;
-    for (block_t *fast = list->next; fast != NULL && fast->next != NULL; fast = fast->next->next) {
-        slow = slow->next;
-    }
-    block_t *second = slow->next;
-    slow->next = NULL;
-    return merge_by_address(sort_by_address(list), sort_by_address(second));
-}
-
-static bool lies_in_middle(const block_t *block) {
-    return block_start(block) >= low_end() && block_end(block) <= high_start();
 }
 
 /*
  * Step 4, promotion. The dead GC heap is free middle now, so each embedded block lies in the
- * middle. Lowest address first, each is placed as allocate_memory(length, low, movable) would
- * place it (exact low hole, else the middle) and copied down: its new place never reaches above
- * its old one, and every block not yet moved lies higher still.
+ * middle; the list is in address order. Lowest first, each is placed as allocate_memory(length,
+ * low, movable) would place it (exact low hole, else the middle: no VM runs, and the middle holds
+ * the block itself) and copied down: its new place never reaches above its old one, and every
+ * block not yet moved lies higher still.
  */
 static void promote_embedded_blocks(void) {
-    block_t *embedded = sort_by_address(heap.embedded_head);
-    heap.embedded_head = NULL;
-    while (embedded != NULL) {
-        block_t *from = embedded;
-        embedded = from->next;
+    block_t *from = heaprig_embedded_root;
+    heaprig_embedded_root = NULL;
+    while (from != NULL) {
+        block_t *next = from->next;
         uint32_t length = block_length(from);
-        supervisor_heap_assert(lies_in_middle(from));
-        block_t *to = hole_to_block(false, length, true);
-        if (to == NULL) {
-            to = middle_to_block(false, length, true);
-        }
-        /* `from` itself lies in the middle, so the middle always holds it. */
-        supervisor_heap_assert(to != NULL);
+        block_t *to = place_block(length, false, true);
         /* memmove: `to` may overlap `from`. The header written at `to` stays below from's data. */
         memmove(block_data(to), block_data(from), length);
         handle_follow_move(from, to);
+        from = next;
     }
-}
-
-/* Step 5: every registered callback once, with R12 lookups of old pointers active. */
-static void notify_move_callbacks(void) {
-    heap.moving = true;
-    for (size_t i = 0; i < heap.callback_count; i++) {
-        heap.callbacks[i].callback(heap.callbacks[i].context);
-    }
-    heap.moving = false;
 }
 
 void supervisor_move_memory(void) {
-    if (gc_alloc_possible()) {
+#if HEAPRIG_DEBUG
+    if (heaprig_gc_alloc_possible()) {
         report_misuse("supervisor_move_memory: called while the VM heap is alive");
         return;
     }
-    for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
-        heap.pointers_before_move[i] = heap.slots[i].ptr;
-    }
+#endif
+    /* Step 1, for R12. */
+    supervisor_allocation slots_before_move[SUPERVISOR_SLOTS];
+    memcpy(slots_before_move, heap.slots, sizeof(slots_before_move));
     /* Compaction only permutes blocks and holes, so the low side keeps its extent. */
     char *end = low_end();
     compact_low_side(end);
     relink_low_side(end);
-    if (heap.low_head != NULL && block_is_hole(heap.low_head)) {
-        low_head_to_middle(); /* step 3 */
-    }
     promote_embedded_blocks();
-    notify_move_callbacks();
+    /* Step 5: the rig runs every move callback, with R12 lookups of old pointers active. */
+    heap.slots_before_move = slots_before_move;
+    heaprig_allocations_moved();
+    heap.slots_before_move = NULL;
 }
 
 #else
@@ -616,14 +547,6 @@ void supervisor_move_memory(void) {
 }
 
 #endif
-
-/* ---- Initialisation ----------------------------------------------------------------------- */
-
-void supervisor_heap_init(void) {
-    memset(&heap, 0, sizeof(heap));
-    heap.bottom = (char *)port_heap_get_bottom();
-    heap.top = (char *)port_heap_get_top();
-}
 
 /* ---- Walker ------------------------------------------------------------------------------- */
 
@@ -640,25 +563,25 @@ static void visit_side(char *from, char *to, bool high, heap_walker_t visit, voi
             region.kind = high ? REGION_HIGH_HOLE : REGION_LOW_HOLE;
         } else {
             region.kind = high ? REGION_HIGH_BLOCK : REGION_LOW_BLOCK;
-            region.allocation = handle_of_block(block);
+            region.allocation = slot_holding(heap.slots, block_data(block));
         }
         visit(&region, context);
     }
 }
 
 void heap_walk(heap_walker_t visit, void *context) {
-    visit_side(heap.bottom, low_end(), false, visit, context);
+    visit_side(arena_bottom(), low_end(), false, visit, context);
     heap_region_t middle = {
         .kind = REGION_FREE_MIDDLE, .start = low_end(), .length = middle_size()};
     visit(&middle, context);
-    visit_side(high_start(), heap.top, true, visit, context);
-    for (block_t *block = heap.embedded_head; block != NULL; block = block->next) {
+    visit_side(high_start(), arena_top(), true, visit, context);
+    for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
         heap_region_t region = {
             .kind = REGION_EMBEDDED_BLOCK,
             .start = block,
             .length = block_length(block),
             .movable = block_is_movable(block),
-            .allocation = handle_of_block(block),
+            .allocation = slot_holding(heap.slots, block_data(block)),
         };
         visit(&region, context);
     }
@@ -677,7 +600,7 @@ static heap_check_result_t broken(const char *invariant, const void *where, cons
 static const heap_check_result_t heap_sound = {NULL, NULL, NULL};
 
 static bool in_arena(const void *address) {
-    return (const char *)address >= heap.bottom && (const char *)address <= heap.top;
+    return (const char *)address >= arena_bottom() && (const char *)address <= arena_top();
 }
 
 static bool word_aligned(const void *address) {
@@ -694,13 +617,23 @@ static bool block_fits(const char *start, const char *limit) {
     return length != 0 && length <= (uint32_t)(limit - start) - SUPERVISOR_HEADER_BYTES;
 }
 
+/* A head that is set but whose header cannot be read inside the arena. */
+static bool head_unreadable(const block_t *head) {
+    return head != NULL && !(in_arena(head) && block_fits((const char *)head, arena_top()));
+}
+
+static bool head_is_hole(const block_t *head) {
+    return head != NULL && block_is_hole(head);
+}
+
 static heap_check_result_t check_low_side(void) {
-    if (heap.low_head != NULL && !(in_arena(heap.low_head) && block_fits((char *)heap.low_head, heap.top))) {
-        return broken("low_chain_packed", heap.low_head, "the low head lies outside the arena");
+    block_t *head = heap.heads[SIDE_LOW];
+    if (head_unreadable(head)) {
+        return broken("low_chain_packed", head, "the low head lies outside the arena");
     }
     char *end = low_end();
     block_t *below = NULL;
-    char *cursor = heap.bottom;
+    char *cursor = arena_bottom();
     while (cursor < end) {
         if (!block_fits(cursor, end)) {
             return broken("low_chain_packed", cursor,
@@ -713,24 +646,26 @@ static heap_check_result_t check_low_side(void) {
         below = block;
         cursor += block_size(block);
     }
-    if (below != heap.low_head) {
-        return broken("low_chain_packed", heap.low_head,
+    if (below != head) {
+        return broken("low_chain_packed", head,
                       "walking up from the bottom does not land on the low head");
     }
     return heap_sound;
 }
 
 static heap_check_result_t check_high_side(void) {
-    if (heap.high_head != NULL && !(in_arena(heap.high_head) && block_fits((char *)heap.high_head, heap.top))) {
-        return broken("high_chain_packed", heap.high_head, "the high head lies outside the arena");
+    char *top = arena_top();
+    if (head_unreadable(heap.heads[SIDE_HIGH])) {
+        return broken("high_chain_packed", heap.heads[SIDE_HIGH],
+                      "the high head lies outside the arena");
     }
-    for (char *cursor = high_start(); cursor < heap.top;) {
-        if (!block_fits(cursor, heap.top)) {
+    for (char *cursor = high_start(); cursor < top;) {
+        if (!block_fits(cursor, top)) {
             return broken("high_chain_packed", cursor, "a high block's length runs past the top");
         }
         block_t *block = block_at(cursor);
         cursor += block_size(block);
-        block_t *above = cursor < heap.top ? block_at(cursor) : NULL;
+        block_t *above = cursor < top ? block_at(cursor) : NULL;
         if (block->next != above) {
             return broken("high_chain_linked", block, "next is not the block right above");
         }
@@ -741,17 +676,16 @@ static heap_check_result_t check_high_side(void) {
 /* Is `block` a live (non-hole) block of the low side, the high side or the embedded list? */
 static bool is_live_block(const block_t *block) {
     const char *start = (const char *)block;
-    for (char *cursor = heap.bottom; cursor < low_end(); cursor += block_size(block_at(cursor))) {
-        if (cursor == start) {
-            return !block_is_hole(block);
+    char *sides[SIDE_COUNT][2] = {{arena_bottom(), low_end()}, {high_start(), arena_top()}};
+    for (int side = SIDE_LOW; side < SIDE_COUNT; side++) {
+        for (char *cursor = sides[side][0]; cursor < sides[side][1];
+             cursor += block_size(block_at(cursor))) {
+            if (cursor == start) {
+                return !block_is_hole(block);
+            }
         }
     }
-    for (char *cursor = high_start(); cursor < heap.top; cursor += block_size(block_at(cursor))) {
-        if (cursor == start) {
-            return !block_is_hole(block);
-        }
-    }
-    for (block_t *embedded = heap.embedded_head; embedded != NULL; embedded = embedded->next) {
+    for (block_t *embedded = heaprig_embedded_root; embedded != NULL; embedded = embedded->next) {
         if (embedded == block) {
             return true;
         }
@@ -761,17 +695,22 @@ static bool is_live_block(const block_t *block) {
 
 static heap_check_result_t check_embedded_list(void) {
     size_t count = 0;
-    for (block_t *block = heap.embedded_head; block != NULL; block = block->next) {
-        if (!gc_alloc_possible()) {
+    block_t *gc_heap = heap.heads[SIDE_LOW];
+    for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
+        if (!heaprig_gc_alloc_possible()) {
             return broken("embedded_inside_gc_heap", block, "an embedded block outlived its VM");
         }
         /* The GC heap is the low head while a VM runs; embedded blocks lie in its data. */
-        if (heap.low_head == NULL || (char *)block < (char *)block_data(heap.low_head) ||
-            !block_fits((char *)block, block_end(heap.low_head))) {
-            return broken("embedded_inside_gc_heap", block, "an embedded block lies outside the GC heap");
+        if (gc_heap == NULL || (char *)block < (char *)block_data(gc_heap) ||
+            !block_fits((char *)block, block_end(gc_heap))) {
+            return broken("embedded_inside_gc_heap", block,
+                          "an embedded block lies outside the GC heap");
         }
         if (++count > SUPERVISOR_SLOTS) {
             return broken("block_has_handle", block, "more embedded blocks than handle slots");
+        }
+        if (block->next != NULL && block->next <= block) {
+            return broken("embedded_ordered", block, "the embedded list is not in address order");
         }
     }
     return heap_sound;
@@ -799,7 +738,7 @@ static heap_check_result_t check_handles(void) {
 static heap_check_result_t check_every_block_owned(char *from, char *to) {
     for (char *cursor = from; cursor < to; cursor += block_size(block_at(cursor))) {
         block_t *block = block_at(cursor);
-        if (!block_is_hole(block) && handle_of_block(block) == NULL) {
+        if (!block_is_hole(block) && slot_holding(heap.slots, block_data(block)) == NULL) {
             return broken("block_has_handle", block, "a live block is owned by no handle");
         }
     }
@@ -812,13 +751,14 @@ heap_check_result_t heap_check(void) {
         result = check_high_side();
     }
     if (result.invariant == NULL && low_end() > high_start()) {
-        result = broken("middle_non_negative", heap.low_head, "the low head overlaps the high head");
+        result = broken("middle_non_negative", heap.heads[SIDE_LOW],
+                        "the low head overlaps the high head");
     }
-    if (result.invariant == NULL && heap.low_head != NULL && block_is_hole(heap.low_head)) {
-        result = broken("head_not_hole", heap.low_head, "the low head is a hole");
+    if (result.invariant == NULL && head_is_hole(heap.heads[SIDE_LOW])) {
+        result = broken("head_not_hole", heap.heads[SIDE_LOW], "the low head is a hole");
     }
-    if (result.invariant == NULL && heap.high_head != NULL && block_is_hole(heap.high_head)) {
-        result = broken("head_not_hole", heap.high_head, "the high head is a hole");
+    if (result.invariant == NULL && head_is_hole(heap.heads[SIDE_HIGH])) {
+        result = broken("head_not_hole", heap.heads[SIDE_HIGH], "the high head is a hole");
     }
     if (result.invariant == NULL) {
         result = check_embedded_list();
@@ -827,19 +767,19 @@ heap_check_result_t heap_check(void) {
         result = check_handles();
     }
     if (result.invariant == NULL) {
-        result = check_every_block_owned(heap.bottom, low_end());
+        result = check_every_block_owned(arena_bottom(), low_end());
     }
     if (result.invariant == NULL) {
-        result = check_every_block_owned(high_start(), heap.top);
+        result = check_every_block_owned(high_start(), arena_top());
     }
-    for (block_t *block = heap.embedded_head; result.invariant == NULL && block != NULL;
+    for (block_t *block = heaprig_embedded_root; result.invariant == NULL && block != NULL;
          block = block->next) {
-        if (handle_of_block(block) == NULL) {
+        if (slot_holding(heap.slots, block_data(block)) == NULL) {
             result = broken("block_has_handle", block, "an embedded block is owned by no handle");
         }
     }
 #if SUPERVISOR_MOVE_SUPPORT
-    if (result.invariant == NULL && heap.moving) {
+    if (result.invariant == NULL && heap.slots_before_move != NULL) {
         result = broken("move_finished", NULL, "R12 lookups still active after the move");
     }
 #endif
