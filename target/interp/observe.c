@@ -587,11 +587,15 @@ static void check_middle(uint32_t event, const observed_layout_t *layout) {
         return;
     }
     check_free_words(event, layout, observe.low_end, span_end(observe.low_end, 0), from, to);
-    /* Only a length R1 accepts places a header, and only such a site is word aligned. */
-    if (observe.pending.high_length != 0 && observe.pending.high_length % sizeof(uint32_t) == 0 &&
-        observe.high_start - arena_bottom() >= (uintptr_t)OBSERVE_HEADER_BYTES +
-                                                    observe.pending.high_length) {
-        uintptr_t site = observe.high_start - OBSERVE_HEADER_BYTES - observe.pending.high_length;
+    /* Only a length R1 accepts carves a header, and only one that fits below the high end: the
+     * request may be any 32-bit number (e.g. 0xFFFFFFFF, odd and wrapping when added to), so the
+     * room is compared by subtracting. Otherwise the site would be an unaligned word reaching
+     * into the high block. */
+    uint32_t length = observe.pending.high_length;
+    uintptr_t room = observe.high_start - arena_bottom();
+    if (length != 0 && length % WORD_BYTES == 0 && room >= OBSERVE_HEADER_BYTES &&
+        room - OBSERVE_HEADER_BYTES >= length) {
+        uintptr_t site = observe.high_start - OBSERVE_HEADER_BYTES - length;
         check_free_words(event, layout, site, span_end(site, 0), from, to);
     }
 }
