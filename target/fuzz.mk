@@ -61,7 +61,8 @@ FUZZ_BACKEND_SOURCE := target/allocator/supervisor_heap.c
 FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -g -O1 -fno-omit-frame-pointer \
     -Itarget -Itarget/include -Itarget/allocator $(addprefix -I,$(FUZZ_CORE_DIRS)) \
     -DSUPERVISOR_SLOTS=$(SLOTS) -DSUPERVISOR_MOVE_SUPPORT=$(MOVE) -DHEAPRIG_DEBUG=$(DEBUG) \
-    -DHEAPRIG_FUZZ_PLANTED_BUG=$(FUZZ_NATIVE_PLANTED_BUG)
+    -DHEAPRIG_FUZZ_PLANTED_BUG=$(FUZZ_NATIVE_PLANTED_BUG) -DHEAPRIG_POKE=0
+# No `poke` (heaprig_config.h): a broken heap found here must be a defect, never an injected one.
 # Every finding must stop the run, so UBSan does not recover. Its alignment check is off, and only
 # it: on x86-64 the block header (a pointer and a length word) is 16 bytes and wants 8-byte
 # alignment, but data lengths are multiples of 4, so a block that follows one of length 4 mod 8

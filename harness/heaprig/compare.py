@@ -124,6 +124,16 @@ def _word(value: Any) -> str:
         else _show(value)
 
 
+VIOLATION_AT = " at "
+"""A ``violation`` expectation ``INVARIANT at OFFSET`` also names where the checker must point
+(FORMAT.md); a bare ``INVARIANT`` checks the name alone."""
+
+
+def violation_with_place(line: Line) -> str:
+    """``INVARIANT at OFFSET`` of a ``violation`` line (``at null`` outside the arena)."""
+    return f"{line.fields.get('invariant')}{VIOLATION_AT}{_show(line.fields.get('at'))}"
+
+
 def _terminal_value(line: Line, compiled: CompiledScenario) -> str:
     """What a terminal line says in the terms of the matching expectation key."""
     if line.op == "fault":
@@ -257,6 +267,8 @@ def _compare_step(step: Step, expect: Expectation, record: EventRecord | None,
             check(key, value, NONE)
         elif terminal.op != key:
             check(key, value, describe_terminal(terminal, compiled))
+        elif key == "violation" and VIOLATION_AT in value:
+            check(key, value, violation_with_place(terminal))
         else:
             check(key, value, _terminal_value(terminal, compiled))
     return out

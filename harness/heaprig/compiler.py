@@ -3,7 +3,7 @@
 Pure. The stream opens with the header and four set-up events, then has exactly one event per
 step, so step ``i`` is event ``FIRST_STEP_EVENT + i``::
 
-    heaprig-events 1
+    heaprig-events 1            # 2 when the scenario pokes (the version that added `poke`)
     build SLOTS MOVE DEBUG      # event 1: the firmware variant must match the scenario
     reset ARENA STACK           # event 2
     checking on                 # event 3: invariant checker after every event
@@ -24,6 +24,9 @@ from typing import Mapping
 from .scenario import Scenario, Step
 
 HEADER = "heaprig-events 1"
+HEADER_POKE = "heaprig-events 2"
+"""Version 2 added ``poke``: only a scenario with a ``poke`` step needs it, so every other
+stream stays what it was."""
 SETUP_EVENTS = 4
 FIRST_STEP_EVENT = SETUP_EVENTS + 1
 MAX_LINE = 120
@@ -82,14 +85,17 @@ def _step_event(step: Step, clients: dict[str, int], objects: dict[str, int]) ->
         return f"obj_drop {obj}"
     if action == "stack":
         return f"stack {_stack_word(params['stack'])}"
+    if action == "poke":
+        return " ".join(["poke", *(f"{write.at} {write.token()}" for write in params["writes"])])
     return action
 
 
 def compile_scenario(scenario: Scenario) -> CompiledScenario:
     """The event stream for a loaded (validated) scenario."""
     config = scenario.config
+    pokes = any(step.action == "poke" for step in scenario.steps)
     lines = [
-        HEADER,
+        HEADER_POKE if pokes else HEADER,
         f"# {scenario.path.name}: {scenario.name}"[:MAX_LINE],
         f"build {config.slots} {int(config.move)} {int(config.debug)}",
         f"reset {config.arena} {_stack_word(config.stack)}",

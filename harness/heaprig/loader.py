@@ -43,6 +43,7 @@ from .scenario import (
     GcHeap,
     Locations,
     Move,
+    PokeWrite,
     Region,
     Scenario,
     Step,
@@ -54,6 +55,9 @@ MAX_CLIENTS = 64
 """Client ids the event stream can carry (PROTOCOL.md: 0 ≤ ID < 64)."""
 MAX_OBJECTS = 64
 """VM object ids the event stream can carry."""
+HEADER_WORD_BYTES = 4
+"""A word of a block header (a link or a length word on the 32-bit targets): what ``poke``
+writes."""
 SCHEMA_RESOURCE = "scenario.schema.json"
 
 
@@ -226,6 +230,14 @@ def _schema_problem(
     field = format_field(where)
     is_step = len(where) == 2 and where[0] == "steps"
 
+    if rule == "anyOf" and "poke" in where and error.context:
+        # A poke is one write (a mapping) or a list of them: report what is wrong inside the
+        # form that was written, not that neither form matched.
+        branch = 1 if isinstance(value, list) else 0
+        inner = [e for e in error.context if e.schema_path and e.schema_path[0] == branch]
+        if inner:
+            return min((_schema_problem(e, locations) for e in inner),
+                       key=lambda problem: problem[0])
     if rule == "additionalProperties":
         allowed = [key for key in error.schema.get("properties", {})]
         extra = [key for key in value if key not in allowed]
@@ -280,6 +292,8 @@ def _schema_problem(
         return position, field, f"must be at most {argument}, got {_describe(value)}"
     if rule == "multipleOf":
         return position, field, f"must be a multiple of {argument}, got {_describe(value)}"
+    if rule == "maxItems":
+        return position, field, f"at most {argument} items, got {len(value)}"
     if rule in ("minItems", "minLength"):
         return position, field, "must not be empty"
     if rule == "anyOf" and "description" in error.schema:
@@ -318,7 +332,7 @@ def _build(data: dict[str, Any], locations: Locations, step_ends: dict[int, int]
         backend=_build_backend(data.get("backend"), path, context),
     )
     steps = tuple(
-        _build_step(index, raw, context, step_ends.get(index))
+        _build_step(index, raw, context, step_ends.get(index), config.arena)
         for index, raw in enumerate(data["steps"])
     )
     return Scenario(
@@ -352,7 +366,8 @@ def _build_backend(raw: dict[str, Any] | None, path: Path, context: _Context) ->
     return backend
 
 
-def _build_step(index: int, raw: Any, context: _Context, end_line: int | None) -> Step:
+def _build_step(index: int, raw: Any, context: _Context, end_line: int | None,
+                arena: int) -> Step:
     where: FieldPath = ("steps", index)
     line = context.locations.of(where)[0]
     if isinstance(raw, str):
@@ -363,7 +378,7 @@ def _build_step(index: int, raw: Any, context: _Context, end_line: int | None) -
         raise context.error(f"the action must be the first key of a step "
                             f"(found {action!r} before {first_action!r})",
                             (*where, action), at_key=True)
-    name = raw[action] if action not in NAMELESS_ACTIONS and action != "stack" else None
+    name = raw[action] if action not in (*NAMELESS_ACTIONS, "stack", "poke") else None
     params: dict[str, Any] = {}
     if action == "alloc":
         params = {
@@ -376,9 +391,42 @@ def _build_step(index: int, raw: Any, context: _Context, end_line: int | None) -
         params = {"size": raw["size"], "long_lived": raw.get("long_lived", False)}
     elif action == "stack":
         params = {"stack": None if raw["stack"] == "fixed" else raw["stack"]}
+    elif action == "poke":
+        params = {"writes": _build_poke(raw["poke"], (*where, "poke"), context, arena)}
     expect = _build_expectation(raw["expect"], (*where, "expect"), context) \
         if "expect" in raw else None
     return Step(index, action, name, params, expect, line, max(end_line or line, line))
+
+
+def _build_poke(raw: Any, where: FieldPath, context: _Context,
+                arena: int) -> tuple[PokeWrite, ...]:
+    """The writes of a ``poke`` step (one mapping, or a list of them), each a word-aligned word
+    inside the arena, at most one write per offset. The schema checked the types."""
+    items = [(raw, where)] if isinstance(raw, dict) else \
+        [(item, (*where, number)) for number, item in enumerate(raw)]
+    writes: list[PokeWrite] = []
+    for item, here in items:
+        given = [key for key in ("word", "address") if key in item]
+        if len(given) != 1:
+            raise context.error("a write needs exactly one of `word` (a 32-bit word) and "
+                                "`address` (an arena offset, or null)", here)
+        at = item["at"]
+        if at % HEADER_WORD_BYTES:
+            raise context.error(f"offset {at} is not a multiple of {HEADER_WORD_BYTES} "
+                                f"(a word is written)", (*here, "at"))
+        if at + HEADER_WORD_BYTES > arena:
+            raise context.error(f"offset {at}: the word written there is outside the arena "
+                                f"({arena} bytes)", (*here, "at"))
+        earlier = next((w for w in writes if w.at == at), None)
+        if earlier is not None:
+            raise context.error(f"offset {at} is written twice in one step", (*here, "at"))
+        kind = given[0]
+        value = item[kind]
+        if kind == "address" and value is not None and value > arena:
+            raise context.error(f"address of offset {value}: outside the arena (0..{arena})",
+                                (*here, "address"))
+        writes.append(PokeWrite(at, kind, value))
+    return tuple(writes)
 
 
 def _parse_lines(parse: Any, lines: list[str], where: FieldPath, context: _Context) -> tuple:

@@ -98,6 +98,103 @@ EQUIVALENT: dict[str, str] = {
     'alive");` -> `;`':
         "inside the branch marked unreachable (the rig calls it only after the GC heap is torn "
         "down)",
+    # The checker (below `---- Checker`). The scenarios in scenarios/corruption/ poke words into
+    # the arena (PROTOCOL.md `poke`) and kill what a corrupted arena can reach. These survivors
+    # cannot change what the rig reports. First, those no input can tell from the original:
+    "in_arena: `return (const char *)address >= arena_bottom() && (const char *)address <= "
+    "arena_top();` @72: `<=` -> `<`":
+        "they differ only on an address equal to the top. A head there fails block_fits(head, "
+        "top) either way (head_unreadable: the same report); a handle's data there means a "
+        "block at top - 8, which no walk reaches and no list holds, so is_live_block() is false "
+        "and handle_points_at_block names the same block either way",
+    "block_fits: `if (!word_aligned(start) || start + SUPERVISOR_HEADER_BYTES > limit) {` @60: "
+    "`>` -> `>=`":
+        "they differ only when the header ends exactly at the limit; the original then reads "
+        "the length and needs 0 < length <= limit - start - 8 = 0, which fails: false either way",
+    "is_live_block: `char *sides[SIDE_COUNT][2] = {{arena_bottom(), low_end()}, {high_start(), "
+    "arena_top()}};` @24: `2` -> `3`":
+        "it only makes each row of the local array one pointer longer; the code reads elements "
+        "0 and 1 of a row, which are initialised the same",
+    "head_unreadable: `return head != NULL && !(in_arena(head) && block_fits((const char *)head, "
+    "arena_top()));` @40: `&&` -> `||`":
+        "the mutant skips block_fits(head, top) for a head inside the arena. The heads are "
+        "allocator state no event writes, so only the head's length word can be corrupted "
+        "(poke): 0 makes the walk fail block_fits at the head, the same invariant at the same "
+        "block (low_head_length_zeroed, only the detail sentence differs); a length running past "
+        "the top makes the block reach past the arena or over the high side, which the rig's "
+        "`guard`/`overlap` detectors report before the checker runs",
+    # The next ones change paths of the checker that the rig can never take: the state they look
+    # at is the allocator's own (heads, handle slots, the move's slot copy), which no event
+    # writes, or a corruption of the arena that reaches them is reported first by the rig's
+    # backend-neutral detectors (interp/observe.c, run before heap_check() after every event and
+    # only together with it), whose run then ends.
+    "in_arena: `return (const char *)address >= arena_bottom() && (const char *)address <= "
+    "arena_top();` @47: `&&` -> `||`":
+        "in_arena() is asked about the heads and the handles' pointers only, both allocator "
+        "state no event writes; a handle outside the arena would first be a `guard` finding "
+        "(a block reaching past an edge)",
+    "block_fits: `if (!word_aligned(start) || start + SUPERVISOR_HEADER_BYTES > limit) {` @25: "
+    "`||` -> `&&`":
+        "differs for an aligned header starting less than 8 bytes before the limit. The walks "
+        "step by whole block sizes (12 bytes or more), so they land there only through a length "
+        "that does not tile: a hole's is read by the `orphan` detector's gap walk with the same "
+        "bound and reported first, a live block's changes its observed extent (`overlap`, "
+        "`orphan`, `guard` first); heads and embedded nodes are placed by the allocator alone",
+    "block_fits: `return false;` @7: `false` -> `true`":
+        "the branch it changes is the one of the previous entry (misaligned or overlong header), "
+        "reached for the same reasons only",
+    "is_live_block: `for (char *cursor = sides[side][0]; cursor < sides[side][1];` @43: "
+    "`<` -> `<=`":
+        "one more step, at the end of a side (the free middle's first word, zero, or the guard "
+        "word past the top), whose header is then compared with the block asked about: equal "
+        "only for a handle pointing there, and handles are written by the allocator alone",
+    "check_embedded_list: `size_t count = 0;` @15: `0` -> `1`":
+        "the count reaches SUPERVISOR_SLOTS only on a list of more nodes than there are handles "
+        "for embedded blocks (the GC heap holds a slot) or on a cycle; either has a node no "
+        "embedded handle owns or is walked past the detectors' bound: an `orphan` finding first",
+    "check_embedded_list: `if (++count > SUPERVISOR_SLOTS) {` @12: `>` -> `>=`":
+        "as the previous entry: the list never holds SUPERVISOR_SLOTS nodes unless the "
+        "`orphan` detector reports it first",
+    "check_embedded_list: `if (gc_heap == NULL || (char *)block < (char *)block_data(gc_heap) ||` "
+    "@37: `<` -> `<=`":
+        "differs only for a node at the GC heap's first data byte. A node must be an embedded "
+        "block some handle owns, else `orphan` comes first, and the allocator never places one "
+        "there: the GC pool starts after its allocation table (target/vm/MODEL.md)",
+    "check_embedded_list: `if (block->next != NULL && block->next <= block) {` @39: "
+    "`<=` -> `<`":
+        "differs only for a node linked to itself, a cycle, which the `orphan` detector's list "
+        "walk reports first (it gives up after more nodes than owners)",
+    "check_handles: `for (size_t j = i + 1; j < SUPERVISOR_SLOTS; j++) {` @20: `1` -> `2`":
+        "handles_distinct needs two handles holding the same pointer: handle slots are "
+        "written by the allocator alone, and two live blocks at one place are an `overlap` "
+        "finding first",
+    "heap_check: `if (result.invariant == NULL && low_end() > high_start()) {` @21: `==` -> `!=`":
+        "the heads are allocator state; a low head whose (poked) length runs over the high side "
+        "is an `overlap` finding, or past the top a `guard` finding, first",
+    "heap_check: `result = check_every_block_owned(arena_bottom(), low_end());` @0: "
+    "`result = check_every_block_owned(arena_bottom(), low_end());` -> `;`":
+        "a low block no handle owns (a hole's HOLE bit cleared) lies below the low head, which "
+        "is owned (heads and handles are allocator state no event writes), so in a gap between "
+        "owned blocks: the `orphan` detector reads every such gap and reports it first",
+    "heap_check: `result = check_every_block_owned(high_start(), arena_top());` @0: "
+    "`result = check_every_block_owned(high_start(), arena_top());` -> `;`":
+        "as the previous entry, on the high side",
+    "heap_check: `for (block_t *block = heaprig_embedded_root; result.invariant == NULL && "
+    "block != NULL;` @62: `==` -> `!=`":
+        "the loop finds an embedded node no handle owns, which the `orphan` detector reports "
+        "first (every node of the list must be an owned embedded block)",
+    'heap_check: `result = broken("block_has_handle", block, "an embedded block is owned by no '
+    'handle");` @0: `result = broken("block_has_handle", block, "an embedded block is owned by '
+    'no handle");` -> `;`':
+        "as the previous entry",
+    "heap_check: `if (result.invariant == NULL && heap.slots_before_move != NULL) {` @21: "
+    "`==` -> `!=`":
+        "slots_before_move is set and cleared inside supervisor_move_memory(), allocator state "
+        "no event writes; the checker runs between events, when it is always NULL",
+    'heap_check: `result = broken("move_finished", NULL, "R12 lookups still active after the '
+    'move");` @0: `result = broken("move_finished", NULL, "R12 lookups still active after the '
+    'move");` -> `;`':
+        "as the previous entry",
 }
 
 ROOT_MAKEFILE = """\

@@ -47,6 +47,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Union
 
+from .errors import HeaprigError
+
 HEADER_BYTES = 8
 """A block header: the `next` link and the length word (SPEC §1, 32-bit target)."""
 WORD_BYTES = 4
@@ -54,7 +56,10 @@ GC_BLOCK_BYTES = 16
 REMAINING_MIN_LENGTH = WORD_BYTES
 """The smallest block allocate_remaining_memory() hands out (R6: header plus 4 bytes)."""
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+PROTOCOL_VERSIONS = (1, 2)
+"""Stream versions the firmware accepts: 2 added ``poke``, which a version 1 stream cannot use."""
+POKE_WRITES_MAX = 3
 HEADER_WORD = "heaprig-events"
 ARENA_MIN = 16
 ARENA_MAX = 256 * 1024
@@ -443,12 +448,19 @@ class ProtocolStop(Exception):
                 "message": self.message}
 
 
+class NotModelled(HeaprigError):
+    """A stream the model cannot run: it pokes (PROTOCOL.md version 2), which corrupts memory the
+    model does not have. Scenarios with ``poke`` steps are compared with the firmware only."""
+
+
 @dataclass(frozen=True)
 class EventSpec:
     name: str
     usage: str
     arguments: int
     needs_reset: bool
+    optional: int = 0
+    """Of ``arguments``, how many (the last ones) may be left out."""
 
 
 EVENT_SPECS = {spec.name: spec for spec in (
@@ -468,6 +480,8 @@ EVENT_SPECS = {spec.name: spec for spec in (
     EventSpec("obj_alloc", "obj_alloc OBJ BYTES short|long", 3, True),
     EventSpec("obj_drop", "obj_drop OBJ", 1, True),
     EventSpec("collect", "collect", 0, True),
+    EventSpec("poke", "poke OFFSET VALUE [OFFSET VALUE [OFFSET VALUE]]", 2 * POKE_WRITES_MAX, True,
+              2 * (POKE_WRITES_MAX - 1)),
     EventSpec("map", "map", 0, True),
     EventSpec("end", "end", 0, False),
 )}
@@ -510,6 +524,7 @@ class ReferenceModel:
         self.events_read = 0
         self.line_number = 0
         self.header_read = False
+        self.stream_version = PROTOCOL_VERSION
         self.finished: ModelRun | None = None
         self.stack_config: int | None = None
         """Stack size of the next vm_start, None for a fixed stack."""
@@ -577,9 +592,10 @@ class ReferenceModel:
         if tokens[0] != HEADER_WORD or len(tokens) < 2:
             raise ProtocolStop(0, self.line_number, where + "missing header (the first line must "
                                f"be \"{HEADER_WORD} {PROTOCOL_VERSION}\")")
-        if tokens[1] != str(PROTOCOL_VERSION):
+        if tokens[1] not in [str(version) for version in PROTOCOL_VERSIONS]:
             raise ProtocolStop(0, self.line_number, where + f"unsupported version {tokens[1]} "
-                               f"(this firmware speaks {PROTOCOL_VERSION})")
+                               f"(this firmware speaks {' and '.join(map(str, PROTOCOL_VERSIONS))})")
+        self.stream_version = int(tokens[1])
         if len(tokens) > 2:
             raise ProtocolStop(0, self.line_number, where + "too many arguments")
         self.header_read = True
@@ -643,7 +659,7 @@ class ReferenceModel:
             raise event.reject(f'unknown event "{event.name}"', plain=True)
         if len(event.arguments) > spec.arguments:
             raise event.reject(f"too many arguments (usage: {spec.usage})")
-        if len(event.arguments) < spec.arguments:
+        if len(event.arguments) < spec.arguments - spec.optional:
             raise event.reject(f"missing arguments (usage: {spec.usage})")
         if spec.needs_reset and not self.reset_done:
             raise event.reject("event before reset")
@@ -1047,6 +1063,38 @@ class ReferenceModel:
             return [{"op": "collect", "ev": event.number, "freed": gc.collect()}]
 
         return collect
+
+    def _prepare_poke(self, event: Event) -> Action:
+        """Checked as the firmware checks it; carried out, it is refused: the model has no memory
+        to write into (see :class:`NotModelled`)."""
+        if self.stream_version < 2:
+            raise event.reject('needs a version 2 stream (header "heaprig-events 2")')
+        if len(event.arguments) % 2:
+            raise event.reject("an offset without a value (usage: poke OFFSET VALUE ...)")
+        arena = self._heap.size
+        for index in range(0, len(event.arguments), 2):
+            offset = self._number(event, index, "offset")
+            value = event.arguments[index + 1]
+            pointer = value == "null" or value.startswith("@")
+            if value.startswith("@"):
+                target = self._number(Event(event.number, event.line, event.name, (value[1:],)),
+                                      0, "address offset")
+                if target > arena:
+                    raise event.reject(f"address offset {target} outside the arena (0..{arena})")
+            elif not pointer:
+                self._number(event, index + 1, "word")
+            if offset % WORD_BYTES:
+                raise event.reject(f"offset {offset} not a multiple of {WORD_BYTES}")
+            if offset > arena or arena - offset < WORD_BYTES:
+                raise event.reject(f"offset {offset}: {WORD_BYTES} bytes there are not inside "
+                                   f"the arena ({arena} bytes)")
+
+        def refuse() -> list[Result]:
+            raise NotModelled(f"event {event.number}: poke writes into the heap behind the "
+                              "allocator's back; the model keeps no memory to write into", None,
+                              event.line)
+
+        return refuse
 
     def _prepare_map(self, event: Event) -> Action:
         return lambda: [self.map_result(event.number)]

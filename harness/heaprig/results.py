@@ -64,7 +64,7 @@ FIELDS: Mapping[str, Mapping[str, Callable[[Any], bool]]] = {
     "free": {**_EV, "id": _int},
     "from_ptr": {**_EV, "id": _int, "found": _optional(_owner)},
     "write": _EV, "verify": _EV, "checking": _EV, "snapshots": _EV, "stack": _EV, "build": _EV,
-    "obj_drop": _EV, "vm_exit": _EV, "budget": _EV,
+    "obj_drop": _EV, "vm_exit": _EV, "budget": _EV, "poke": _EV,
     "vm_start": {**_EV, "heap": _optional(_span), "stack": _optional(_span)},
     "move": {**_EV, "owner": _owner, "from": _int, "to": _optional(_int), "how": _str},
     "callback": {**_EV, "id": _int, "kind": _str, "from": _int, "to": _optional(_int)},

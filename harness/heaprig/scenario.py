@@ -47,6 +47,7 @@ Action = Literal[
     "collect",
     "stack",
     "map",
+    "poke",
 ]
 CLIENT_ACTIONS = ("alloc", "alloc_remaining", "free", "from_ptr", "write", "verify")
 """Actions whose value names a client."""
@@ -54,7 +55,9 @@ OBJECT_ACTIONS = ("obj_alloc", "obj_drop")
 """Actions whose value names a VM object."""
 NAMELESS_ACTIONS = ("vm_start", "vm_exit", "collect", "map")
 """Actions written as a bare word (``- vm_start``) or with an empty value (``- vm_exit:``)."""
-ACTIONS: tuple[str, ...] = (*CLIENT_ACTIONS, *OBJECT_ACTIONS, *NAMELESS_ACTIONS, "stack")
+ACTIONS: tuple[str, ...] = (*CLIENT_ACTIONS, *OBJECT_ACTIONS, *NAMELESS_ACTIONS, "stack", "poke")
+POKE_WRITES_MAX = 3
+"""Writes one ``poke`` step may make (one event: PROTOCOL.md's ``poke`` takes up to three)."""
 
 DETECTOR_KEYS = ("guard", "overlap", "stranded", "orphan", "stray")
 """Expectations of the backend-neutral detectors (heaprig.detectors), each ending the run."""
@@ -326,12 +329,29 @@ class Config:
 
 
 @dataclass(frozen=True)
+class PokeWrite:
+    """One write of a ``poke`` step: at arena offset ``at``, a 32-bit ``word``, or (``address``)
+    the address of arena offset ``value`` — ``None``: a NULL pointer."""
+
+    at: int
+    kind: Literal["word", "address"]
+    value: int | None
+
+    def token(self) -> str:
+        """The value as the ``poke`` event writes it (PROTOCOL.md)."""
+        if self.kind == "word":
+            return str(self.value)
+        return "null" if self.value is None else f"@{self.value}"
+
+
+@dataclass(frozen=True)
 class Step:
     """One step: its action, the name it acts on (if any), its parameters with defaults filled
     in, its expectation (if any), and where it is in the file (1-based, ``end_line`` inclusive).
 
     ``params`` per action: ``alloc`` → size, side, movable, client; ``obj_alloc`` → size,
-    long_lived; ``stack`` → stack (bytes, or None for fixed); others → nothing."""
+    long_lived; ``stack`` → stack (bytes, or None for fixed); ``poke`` → writes (a tuple of
+    :class:`PokeWrite`); others → nothing."""
 
     index: int
     action: str
@@ -347,6 +367,8 @@ class Step:
         if self.action == "stack":
             value = self.params["stack"]
             what = f"stack: {'fixed' if value is None else value}"
+        elif self.action == "poke":
+            what = f"poke: {', '.join(str(write.at) for write in self.params['writes'])}"
         elif self.name is None:
             what = self.action
         else:

@@ -47,6 +47,7 @@ from .compare import (
     describe_terminal,
     map_lines,
     move_of,
+    violation_with_place,
 )
 from .compiler import CompiledScenario
 from .errors import HeaprigError
@@ -155,6 +156,8 @@ def steps_to_update(scenario: Scenario, compiled: CompiledScenario, results: Res
             value: Any = _terminal_value(terminal, compiled)
             if terminal.op in ("orphan", "stray"):
                 value = terminal.fields.get("at")     # an offset: a number in YAML
+            elif terminal.op == "violation":
+                value = violation_with_place(terminal)
             ended_here = (terminal.op, value)
             limit = ev + 1
         else:

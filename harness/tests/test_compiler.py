@@ -35,6 +35,24 @@ def test_format_example_stream() -> None:
     assert [compiled.step_of_event(ev) for ev in (0, 4, 5, 9, 10)] == [None, None, 0, 4, None]
 
 
+def test_poke_writes_and_the_version_that_has_them() -> None:
+    """A scenario that pokes needs a version 2 stream (PROTOCOL.md); each step is still one
+    event, its writes in the order written: a word, the address of an offset, NULL."""
+    scenario = parse_scenario(
+        "config: {arena: 1024}\nsteps:\n"
+        "  - alloc: a\n    size: 32\n"
+        "  - poke: {at: 4, word: 0x21}\n"
+        "  - poke:\n      - {at: 0, address: 40}\n      - {at: 40, address: null}\n", "p.yaml")
+    compiled = compile_scenario(scenario)
+    lines = compiled.events.splitlines()
+    assert lines[0] == "heaprig-events 2"
+    assert lines[-4:] == ["# steps[1] (poke: 4) line 5", "poke 4 33",
+                          "# steps[2] (poke: 0, 40) line 6", "poke 0 @40 40 null"]
+    assert compiled.step_events == (5, 6, 7)
+    plain = parse_scenario("config: {arena: 1024}\nsteps:\n  - map\n", "q.yaml")
+    assert compile_scenario(plain).events.startswith("heaprig-events 1\n")
+
+
 def test_every_action_and_ids() -> None:
     scenario = parse_scenario(
         "config: {arena: 4096, slots: 4, move: false, debug: true, stack: 256}\nsteps:\n"

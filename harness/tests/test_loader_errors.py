@@ -12,7 +12,7 @@ from heaprig.loader import load_scenario, parse_scenario
 
 HEAD = "config:\n  arena: 1024\nsteps:\n"
 ACTIONS = ("alloc, alloc_remaining, free, from_ptr, write, verify, obj_alloc, obj_drop, "
-           "vm_start, vm_exit, collect, map, stack")
+           "vm_start, vm_exit, collect, map, stack, poke")
 
 # (id, scenario text, the exact error as `file:line:col: field: message`)
 BAD_SCENARIOS = [
@@ -199,6 +199,51 @@ BAD_SCENARIOS = [
      "      callbacks: [a 8 to 0]\n",
      "bad.yaml:9:19: steps[2].expect.callbacks[0]: 'a 8 to 0' is not NAME FROM -> TO or "
      "NAME FROM -> lost"),
+    # poke: writes into the arena (FORMAT.md "Corrupting the heap on purpose")
+    ("poke-unaligned-offset",
+     HEAD + "  - poke: {at: 6, word: 0}\n",
+     "bad.yaml:4:16: steps[0].poke.at: offset 6 is not a multiple of 4 (a word is written)"),
+    ("poke-offset-outside-arena",
+     HEAD + "  - poke: {at: 1024, word: 0}\n",
+     "bad.yaml:4:16: steps[0].poke.at: offset 1024: the word written there is outside the "
+     "arena (1024 bytes)"),
+    ("poke-offset-negative",
+     HEAD + "  - poke: {at: -4, word: 0}\n",
+     "bad.yaml:4:16: steps[0].poke.at: must be at least 0, got -4"),
+    ("poke-address-outside-arena",
+     HEAD + "  - poke:\n      - {at: 0, word: 1}\n      - {at: 4, address: 1028}\n",
+     "bad.yaml:6:26: steps[0].poke[1].address: address of offset 1028: outside the arena "
+     "(0..1024)"),
+    ("poke-word-too-large",
+     HEAD + "  - poke: {at: 0, word: 0x100000000}\n",
+     "bad.yaml:4:25: steps[0].poke.word: must be at most 4294967295, got 4294967296"),
+    ("poke-word-and-address",
+     HEAD + "  - poke: {at: 0, word: 1, address: 8}\n",
+     "bad.yaml:4:11: steps[0].poke: a write needs exactly one of `word` (a 32-bit word) and "
+     "`address` (an arena offset, or null)"),
+    ("poke-no-value",
+     HEAD + "  - poke: {at: 0}\n",
+     "bad.yaml:4:11: steps[0].poke: a write needs exactly one of `word` (a 32-bit word) and "
+     "`address` (an arena offset, or null)"),
+    ("poke-missing-offset",
+     HEAD + "  - poke: {word: 3}\n",
+     "bad.yaml:4:11: steps[0].poke: missing required key 'at'"),
+    ("poke-same-offset-twice",
+     HEAD + "  - poke:\n      - {at: 8, word: 1}\n      - {at: 8, word: 2}\n",
+     "bad.yaml:6:14: steps[0].poke[1].at: offset 8 is written twice in one step"),
+    ("poke-too-many-writes",
+     HEAD + "  - poke: [{at: 0, word: 1}, {at: 4, word: 1}, {at: 8, word: 1}, "
+     "{at: 12, word: 1}]\n",
+     "bad.yaml:4:11: steps[0].poke: at most 3 items, got 4"),
+    ("poke-unknown-key",
+     HEAD + "  - poke: {at: 0, word: 1, client: a}\n",
+     "bad.yaml:4:28: steps[0].poke.client: unknown key 'client' (allowed here: at, word, "
+     "address)"),
+    ("poke-nothing-after-an-expected-violation",
+     HEAD + "  - poke: {at: 0, word: 1}\n    expect: {violation: head_not_hole at 0}\n"
+     "  - map\n",
+     "bad.yaml:6:5: steps[1]: this step never runs: steps[0] expects the run to end with a "
+     "violation"),
 ]
 
 

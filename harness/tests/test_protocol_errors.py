@@ -20,7 +20,7 @@ TIMEOUT = 30.0
 
 # (id, stream, number of the event the firmware must reject)
 BAD_STREAMS = [
-    ("wrong-header-version", "heaprig-events 2\nbuild 8 1 0\n", 0),
+    ("wrong-header-version", "heaprig-events 3\nbuild 8 1 0\n", 0),
     ("no-header", "build 8 1 0\nreset 1024 fixed\n", 0),
     ("unknown-event", HEAD + "frobnicate 1\n", 3),
     ("comments-and-blank-lines-are-not-events", HEAD + "\n# a comment\n   \nfrobnicate\n", 3),
@@ -47,6 +47,14 @@ BAD_STREAMS = [
     ("bad-checking-word", HEAD + "checking maybe\n", 3),
     ("zero-stack", HEAD + "stack 0\n", 3),
     ("line-longer-than-120", HEAD + "free " + "1" * 130 + "\n", 3),
+    ("poke-in-a-version-1-stream", HEAD + "poke 0 1\n", 3),
+    ("poke-unaligned", "heaprig-events 2\nbuild 8 1 0\nreset 1024 fixed\npoke 6 1\n", 3),
+    ("poke-outside-the-arena", "heaprig-events 2\nbuild 8 1 0\nreset 1024 fixed\npoke 1024 1\n",
+     3),
+    ("poke-address-outside-the-arena",
+     "heaprig-events 2\nbuild 8 1 0\nreset 1024 fixed\npoke 0 @1028\n", 3),
+    ("poke-offset-without-value", "heaprig-events 2\nbuild 8 1 0\nreset 1024 fixed\npoke 0 1 4\n",
+     3),
 ]
 
 

@@ -18,6 +18,7 @@ from heaprig.loader import load_scenario
 from heaprig.reference_model import (
     HEADER_BYTES,
     Build,
+    NotModelled,
     ReferenceModel,
     SupervisorHeap,
     gc_block_count,
@@ -420,7 +421,7 @@ def test_snapshots_map_events_and_the_end_line() -> None:
 
 def test_ready_line_names_the_build() -> None:
     assert run(build=Build(3, False, True))[0] == {
-        "op": "ready", "version": 1, "slots": 3, "move": 0, "debug": 1, "arena_max": 262144}
+        "op": "ready", "version": 2, "slots": 3, "move": 0, "debug": 1, "arena_max": 262144}
 
 
 # --- protocol errors --------------------------------------------------------------------------
@@ -428,10 +429,10 @@ def test_ready_line_names_the_build() -> None:
 PROTOCOL_ERRORS = {
     # name: (stream text, ev, line, message)
     "no header": ("reset 64 fixed\n", 0, 1,
-                  'event 0: missing header (the first line must be "heaprig-events 1")'),
-    "empty": ("", 0, 0, 'event 0: missing header (the first line must be "heaprig-events 1")'),
-    "version": ("# c\nheaprig-events 2\n", 0, 2,
-                "event 0: unsupported version 2 (this firmware speaks 1)"),
+                  'event 0: missing header (the first line must be "heaprig-events 2")'),
+    "empty": ("", 0, 0, 'event 0: missing header (the first line must be "heaprig-events 2")'),
+    "version": ("# c\nheaprig-events 3\n", 0, 2,
+                "event 0: unsupported version 3 (this firmware speaks 1 and 2)"),
     "header words": ("heaprig-events 1 x\n", 0, 1, "event 0: too many arguments"),
     "unknown": ("heaprig-events 1\n\nreset 64 fixed\nfrobnicate 3\n", 2, 4,
                 'event 2: unknown event "frobnicate"'),
@@ -493,6 +494,24 @@ PROTOCOL_ERRORS = {
     "tab": ("heaprig-events 1\nreset\t64 fixed\n", 1, 2,
             "event 1: byte 9 in column 6 is not printable ASCII"),
     "tokens": ("heaprig-events 1\nmap 1 2 3 4 5 6 7 8\n", 1, 2, "event 1: too many arguments"),
+    # poke (version 2): checked like the firmware checks it (test_protocol_errors.py runs these)
+    "poke in version 1": ("heaprig-events 1\nreset 64 fixed\npoke 0 1\n", 2, 3,
+                          'event 2: poke: needs a version 2 stream (header "heaprig-events 2")'),
+    "poke unaligned": ("heaprig-events 2\nreset 64 fixed\npoke 2 1\n", 2, 3,
+                       "event 2: poke: offset 2 not a multiple of 4"),
+    "poke outside": ("heaprig-events 2\nreset 64 fixed\npoke 64 1\n", 2, 3,
+                     "event 2: poke: offset 64: 4 bytes there are not inside the arena (64 bytes)"),
+    "poke address": ("heaprig-events 2\nreset 64 fixed\npoke 0 @68\n", 2, 3,
+                     "event 2: poke: address offset 68 outside the arena (0..64)"),
+    "poke word": ("heaprig-events 2\nreset 64 fixed\npoke 0 -1\n", 2, 3,
+                  'event 2: poke: word "-1" is not a number'),
+    "poke pairs": ("heaprig-events 2\nreset 64 fixed\npoke 0 1 4\n", 2, 3,
+                   "event 2: poke: an offset without a value (usage: poke OFFSET VALUE ...)"),
+    "poke none": ("heaprig-events 2\nreset 64 fixed\npoke\n", 2, 3,
+                  "event 2: poke: missing arguments (usage: poke OFFSET VALUE [OFFSET VALUE "
+                  "[OFFSET VALUE]])"),
+    "poke before reset": ("heaprig-events 2\npoke 0 1\n", 1, 2,
+                          "event 1: poke: event before reset"),
 }
 
 
@@ -685,3 +704,12 @@ def test_odd_streams_model_equals_firmware(target: str) -> None:
                          f"\n  firmware: {run.lines[first] if first < len(run.lines) else None}")
     assert not wrong, "\n".join(wrong)
 
+
+def test_a_poke_is_checked_then_refused_not_modelled() -> None:
+    """The model has no memory to corrupt: a valid ``poke`` stops the model with a clear reason
+    (the differential generator never emits one); a version 2 stream without one runs."""
+    assert run_stream("heaprig-events 2\nreset 64 fixed\nmap\n").exit_code == 0
+    with pytest.raises(NotModelled) as refused:
+        run_stream("heaprig-events 2\nreset 64 fixed\nmap\npoke 0 @8 4 7 8 null\n")
+    assert refused.value.line == 4
+    assert "event 3: poke writes into the heap behind the allocator's back" in str(refused.value)

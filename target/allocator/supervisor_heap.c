@@ -573,13 +573,19 @@ void heap_walk(heap_walker_t visit, void *context) {
  * Read-only. Walks follow block sizes, not `next` links, and every address is bounds-checked
  * before it is read, so a corrupted heap is reported rather than crashing the checker.
  *
- * Its failure paths, each marked `unreachable:` below, run only on a broken heap: the allocator
- * keeps every invariant, and no scenario event writes into the heap behind its back. So the
- * scenarios cannot reach them (`make coverage` counts them apart, harness/heaprig/
- * coverage_report.py); they are what reports a wrong allocator, e.g. a mutant's.
+ * Its failure paths run only on a broken heap: the allocator keeps every invariant. The
+ * scenarios of scenarios/corruption/ break the heap on purpose, with `poke` (PROTOCOL.md): it
+ * writes words of the arena (links, length words) behind the allocator's back, as a driver's
+ * stray write would. The paths they still cannot reach carry a marker saying why (`make
+ * coverage` counts them apart, harness/heaprig/coverage_report.py), for one of two reasons:
+ *   - the state they look at is the allocator's own (the heads, the handle slots, the embedded
+ *     list's root word, the move's slot copy), which no event writes; or
+ *   - the corruption that would reach them changes what the rig observes through the handles,
+ *     and the rig's backend-neutral detectors, run before this checker after every event (and
+ *     only together with it), report it first and end the run (PROTOCOL.md "Detectors").
+ * These paths are still what reports a wrong allocator, e.g. a mutant's.
  */
 
-/* unreachable: called on a broken heap only */
 static heap_check_result_t broken(const char *invariant, const void *where, const char *detail) {
     return (heap_check_result_t){invariant, where, detail};
 }
@@ -587,7 +593,8 @@ static heap_check_result_t broken(const char *invariant, const void *where, cons
 static const heap_check_result_t heap_sound = {NULL, NULL, NULL};
 
 static bool in_arena(const void *address) {
-    /* unreachable: false (an address outside the arena): a broken heap. */
+    /* unreachable: false. It is asked about the heads and the handles' pointers, allocator state
+     * no event writes (poke writes only the arena's words). */
     return (const char *)address >= arena_bottom() && (const char *)address <= arena_top();
 }
 
@@ -597,51 +604,57 @@ static bool word_aligned(const void *address) {
 
 /* A block header that can be read, whose data length is sane and which ends by `limit`. */
 static bool block_fits(const char *start, const char *limit) {
-    /* unreachable: a misaligned or overlong header: a broken heap. */
+    /* unreachable: a header starting misaligned or less than a header before the limit. Walks
+     * step by whole block sizes, so only a length that does not tile gets them there, and that
+     * changes a block's observed extent (detectors first: `orphan` for a hole's or the gap a
+     * block leaves, `overlap`, `guard`); heads and embedded nodes are the allocator's to place. */
     if (!word_aligned(start) || start + SUPERVISOR_HEADER_BYTES > limit) {
         return false;
     }
     const block_t *block = (const block_t *)start;
     uint32_t length = block_length(block);
-    /* unreachable: false (length 0 or past the limit): a broken heap. */
+    /* unreachable: false for a length past the limit: the limit is the low head's end (which moves
+     * with the head's own length), the top or the GC heap's end, and a length running past it
+     * makes the block overlap the next or leave the arena (detectors first). */
     return length != 0 && length <= (uint32_t)(limit - start) - SUPERVISOR_HEADER_BYTES;
 }
 
 /* A head that is set but whose header cannot be read inside the arena. */
 static bool head_unreadable(const block_t *head) {
-    /* unreachable: true (a head outside the arena): a broken heap. */
+    /* unreachable: true for a head outside the arena (allocator state no event writes). */
     return head != NULL && !(in_arena(head) && block_fits((const char *)head, arena_top()));
 }
 
 static bool head_is_hole(const block_t *head) {
-    /* unreachable: true (a hole at a head): a broken heap. */
     return head != NULL && block_is_hole(head);
 }
 
 static heap_check_result_t check_low_side(void) {
     block_t *head = heap.heads[SIDE_LOW];
-    /* unreachable: a broken heap */
     if (head_unreadable(head)) {
-        return broken("low_chain_packed", head, "the low head lies outside the arena");
+        return broken("low_chain_packed", head,
+                      "the low head's header is not a readable block inside the arena");
     }
     char *end = low_end();
     block_t *below = NULL;
     char *cursor = arena_bottom();
     while (cursor < end) {
-        /* unreachable: a broken heap */
+        /* unreachable: a block below the head whose length is 0 or runs past the head: the gap it
+         * leaves or the block it runs into is a detector's finding first (the head's own bad
+         * length fails head_unreadable above). */
         if (!block_fits(cursor, end)) {
             return broken("low_chain_packed", cursor,
                           "a low block's length runs past the low head or is zero");
         }
         block_t *block = block_at(cursor);
-        /* unreachable: a broken heap */
         if (block->next != below) {
             return broken("low_chain_linked", block, "next is not the block right below");
         }
         below = block;
         cursor += block_size(block);
     }
-    /* unreachable: a broken heap */
+    /* unreachable: the walk misses the head only through a length that does not tile (detectors
+     * first, as above) or a head the allocator misplaced (its own state). */
     if (below != head) {
         return broken("low_chain_packed", head,
                       "walking up from the bottom does not land on the low head");
@@ -651,20 +664,21 @@ static heap_check_result_t check_low_side(void) {
 
 static heap_check_result_t check_high_side(void) {
     char *top = arena_top();
-    /* unreachable: a broken heap */
+    /* unreachable: the high head's length poked to 0 leaves a gap between its header and the
+     * block above, an `orphan` finding first; a head outside the arena is allocator state. */
     if (head_unreadable(heap.heads[SIDE_HIGH])) {
         return broken("high_chain_packed", heap.heads[SIDE_HIGH],
-                      "the high head lies outside the arena");
+                      "the high head's header is not a readable block inside the arena");
     }
     for (char *cursor = high_start(); cursor < top;) {
-        /* unreachable: a broken heap */
+        /* unreachable: a high block whose length is 0 or runs past the top: the gap it leaves or
+         * the block it runs into (or the arena's edge) is a detector's finding first. */
         if (!block_fits(cursor, top)) {
             return broken("high_chain_packed", cursor, "a high block's length runs past the top");
         }
         block_t *block = block_at(cursor);
         cursor += block_size(block);
         block_t *above = cursor < top ? block_at(cursor) : NULL;
-        /* unreachable: a broken heap */
         if (block->next != above) {
             return broken("high_chain_linked", block, "next is not the block right above");
         }
@@ -684,13 +698,11 @@ static bool is_live_block(const block_t *block) {
             }
         }
     }
-    /* unreachable: the loop running out, and `return false`: a handle at no live block. */
     for (block_t *embedded = heaprig_embedded_root; embedded != NULL; embedded = embedded->next) {
         if (embedded == block) {
             return true;
         }
     }
-    /* unreachable: a broken heap */
     return false;
 }
 
@@ -698,22 +710,24 @@ static heap_check_result_t check_embedded_list(void) {
     size_t count = 0;
     block_t *gc_heap = heap.heads[SIDE_LOW];
     for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
-        /* unreachable: a broken heap */
+        /* unreachable: the list's root word is the allocator's to write (the rig's GC root, SPEC
+         * §2), no event writes it, and the allocator empties the list at every VM exit. */
         if (!heaprig_gc_alloc_possible()) {
             return broken("embedded_inside_gc_heap", block, "an embedded block outlived its VM");
         }
         /* The GC heap is the low head while a VM runs; embedded blocks lie in its data. */
-        /* unreachable: a broken heap */
+        /* unreachable: a node outside the GC heap's data is no embedded block any handle owns:
+         * the `orphan` detector's walk of the list reports it first. */
         if (gc_heap == NULL || (char *)block < (char *)block_data(gc_heap) ||
             !block_fits((char *)block, block_end(gc_heap))) {
             return broken("embedded_inside_gc_heap", block,
                           "an embedded block lies outside the GC heap");
         }
-        /* unreachable: a broken heap */
+        /* unreachable: more nodes than handles, or a cycle: a node no handle owns, or a walk
+         * longer than there are owners, is an `orphan` finding first. */
         if (++count > SUPERVISOR_SLOTS) {
             return broken("block_has_handle", block, "more embedded blocks than handle slots");
         }
-        /* unreachable: a broken heap */
         if (block->next != NULL && block->next <= block) {
             return broken("embedded_ordered", block, "the embedded list is not in address order");
         }
@@ -727,15 +741,18 @@ static heap_check_result_t check_handles(void) {
         if (ptr == NULL) {
             continue;
         }
-        /* unreachable: a broken heap */
+        /* unreachable: a pointer outside the arena or misaligned: handles are allocator state no
+         * event writes (a block at no live place is reachable: a hole's bit, an unlinked node). */
         if (!in_arena(ptr) || !word_aligned(ptr) || !is_live_block(block_from_data(ptr))) {
-            return broken("handle_points_at_block", &heap.slots[i],
+            return broken("handle_points_at_block", block_from_data(ptr),
                           "a live handle does not point at the data of a live block");
         }
         for (size_t j = i + 1; j < SUPERVISOR_SLOTS; j++) {
-            /* unreachable: a broken heap */
+            /* unreachable: two handles holding one pointer (handles are allocator state; two
+             * live blocks at one place are an `overlap` finding first). */
             if (heap.slots[j].ptr == ptr) {
-                return broken("handles_distinct", &heap.slots[j], "two handles share a block");
+                return broken("handles_distinct", block_from_data(ptr),
+                              "two handles share a block");
             }
         }
     }
@@ -745,7 +762,8 @@ static heap_check_result_t check_handles(void) {
 static heap_check_result_t check_every_block_owned(char *from, char *to) {
     for (char *cursor = from; cursor < to; cursor += block_size(block_at(cursor))) {
         block_t *block = block_at(cursor);
-        /* unreachable: a broken heap */
+        /* unreachable: a live block no handle owns lies between owned blocks (the heads are
+         * owned): the `orphan` detector reads every such gap first. */
         if (!block_is_hole(block) && slot_holding(heap.slots, block_data(block)) == NULL) {
             return broken("block_has_handle", block, "a live block is owned by no handle");
         }
@@ -755,49 +773,45 @@ static heap_check_result_t check_every_block_owned(char *from, char *to) {
 
 heap_check_result_t heap_check(void) {
     heap_check_result_t result = check_low_side();
-    /* unreachable: false, after a broken invariant */
     if (result.invariant == NULL) {
         result = check_high_side();
     }
-    /* unreachable: a broken heap */
+    /* unreachable: the heads are allocator state, and a low head whose poked length runs over
+     * the high side is an `overlap` finding (past the top a `guard` finding) first. */
     if (result.invariant == NULL && low_end() > high_start()) {
         result = broken("middle_non_negative", heap.heads[SIDE_LOW],
                         "the low head overlaps the high head");
     }
-    /* unreachable: a broken heap */
     if (result.invariant == NULL && head_is_hole(heap.heads[SIDE_LOW])) {
         result = broken("head_not_hole", heap.heads[SIDE_LOW], "the low head is a hole");
     }
-    /* unreachable: a broken heap */
     if (result.invariant == NULL && head_is_hole(heap.heads[SIDE_HIGH])) {
         result = broken("head_not_hole", heap.heads[SIDE_HIGH], "the high head is a hole");
     }
-    /* unreachable: false, after a broken invariant */
     if (result.invariant == NULL) {
         result = check_embedded_list();
     }
-    /* unreachable: false, after a broken invariant */
     if (result.invariant == NULL) {
         result = check_handles();
     }
-    /* unreachable: false, after a broken invariant */
     if (result.invariant == NULL) {
         result = check_every_block_owned(arena_bottom(), low_end());
     }
-    /* unreachable: false, after a broken invariant */
     if (result.invariant == NULL) {
         result = check_every_block_owned(high_start(), arena_top());
     }
-    /* unreachable: the loop ending on a broken invariant */
+    /* unreachable: the loop ending on an invariant it broke (an embedded node no handle owns,
+     * an `orphan` finding first). */
     for (block_t *block = heaprig_embedded_root; result.invariant == NULL && block != NULL;
          block = block->next) {
-        /* unreachable: a broken heap */
+        /* unreachable: as the loop's own condition above. */
         if (slot_holding(heap.slots, block_data(block)) == NULL) {
             result = broken("block_has_handle", block, "an embedded block is owned by no handle");
         }
     }
 #if SUPERVISOR_MOVE_SUPPORT
-    /* unreachable: a broken heap */
+    /* unreachable: the slot copy is set and cleared inside supervisor_move_memory(), allocator
+     * state no event writes; the checker runs between events. */
     if (result.invariant == NULL && heap.slots_before_move != NULL) {
         result = broken("move_finished", NULL, "R12 lookups still active after the move");
     }

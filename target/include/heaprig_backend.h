@@ -107,7 +107,7 @@ void heap_walk(heap_walker_t visit, void *context);
 /* --- Checker --- */
 typedef struct {
     const char *invariant;  /* NULL when the heap is sound, else the name of the first broken one */
-    const void *where;      /* the block (or handle) at fault */
+    const void *where;      /* the block at fault (a handle's: the block it points at) */
     const char *detail;     /* one sentence for humans */
 } heap_check_result_t;
 

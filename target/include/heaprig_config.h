@@ -23,6 +23,14 @@
 #define HEAPRIG_DEBUG 0
 #endif
 
+/* 1: the `poke` event (PROTOCOL.md, version 2) writes words into the arena behind the allocator's
+ * back, for scenarios that show what the checker and the detectors report on a corrupted heap.
+ * 0: the event is unknown (a protocol error); the native fuzzing board builds so, because there a
+ * broken heap must only ever mean a defect. */
+#ifndef HEAPRIG_POKE
+#define HEAPRIG_POKE 1
+#endif
+
 /* Largest arena a scenario may ask for, in bytes. It is a static buffer in RAM. */
 #ifndef HEAPRIG_ARENA_MAX
 #define HEAPRIG_ARENA_MAX (256u * 1024u)
@@ -43,6 +51,7 @@ _Static_assert(SUPERVISOR_SLOTS >= 1 && SUPERVISOR_SLOTS <= 255, "SUPERVISOR_SLO
 _Static_assert(SUPERVISOR_MOVE_SUPPORT == 0 || SUPERVISOR_MOVE_SUPPORT == 1,
                "SUPERVISOR_MOVE_SUPPORT is 0 or 1");
 _Static_assert(HEAPRIG_DEBUG == 0 || HEAPRIG_DEBUG == 1, "HEAPRIG_DEBUG is 0 or 1");
+_Static_assert(HEAPRIG_POKE == 0 || HEAPRIG_POKE == 1, "HEAPRIG_POKE is 0 or 1");
 _Static_assert(HEAPRIG_ARENA_MAX % 4u == 0, "HEAPRIG_ARENA_MAX must be word aligned");
 _Static_assert(HEAPRIG_BACKEND_DATA_MAX % 8u == 0, "HEAPRIG_BACKEND_DATA_MAX: whole words");
 

@@ -5,6 +5,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "clients/clients.h"
 #include "heaprig_backend.h"
@@ -13,6 +14,7 @@
 #include "interp/map.h"
 #include "interp/report.h"
 #include "interp/rig_reset.h"
+#include "supervisor/port.h"
 #include "vm/arena.h"
 #include "vm/vm.h"
 
@@ -31,6 +33,7 @@ typedef struct {
     size_t argument_count;
     event_needs_t needs;
     void (*run)(const event_t *event);
+    size_t optional_count;   /* of argument_count, how many may be left out (the last ones) */
 } event_spec_t;
 
 /* ---- Argument parsing: each returns a valid value or ends the run ------------------------- */
@@ -408,28 +411,107 @@ static void event_map(const event_t *event) {
     map_report(event->number);
 }
 
+/* ---- Fault injection --------------------------------------------------------------------- */
+
+#if HEAPRIG_POKE
+/* `poke OFFSET VALUE [OFFSET VALUE [OFFSET VALUE]]` (version 2): what a driver scribbling over the
+ * heap does. All writes land before the detectors and the checker look, so a corruption that
+ * needs several words changed at once (relinking a list) is seen only complete. */
+#define POKE_WRITES_MAX 3u
+#define POKE_NULL_WORD "null"
+#define POKE_ADDRESS_MARK '@'
+
+typedef struct {
+    uint32_t offset;
+    bool pointer;       /* a pointer-sized write (an address or NULL), else a 32-bit word */
+    uint32_t word;      /* the word, or the arena offset whose address is written */
+    bool null;
+} poke_write_t;
+
+static poke_write_t arg_poke_write(const event_t *event, size_t index) {
+    poke_write_t write = {.offset = arg_number(event, index, "offset")};
+    const char *value = event->arguments[index + 1];
+    if (reader_token_is(value, POKE_NULL_WORD)) {
+        write.pointer = true;
+        write.null = true;
+    } else if (value[0] == POKE_ADDRESS_MARK) {
+        /* arg_number reads the token at an index: parse the digits after the mark the same way. */
+        event_t target = *event;
+        const char *digits[1] = {value + 1};
+        target.arguments = digits;
+        write.pointer = true;
+        write.word = arg_number(&target, 0, "address offset");
+        if (write.word > arena_size()) {
+            interp_reject(event, "address offset %u outside the arena (0..%u)", write.word,
+                          arena_size());
+        }
+    } else {
+        write.word = arg_number(event, index + 1, "word");
+    }
+    uint32_t bytes = write.pointer ? (uint32_t)sizeof(void *) : WORD_BYTES;
+    if (write.offset % bytes != 0) {
+        interp_reject(event, "offset %u not a multiple of %u", write.offset, bytes);
+    }
+    if (write.offset > arena_size() || arena_size() - write.offset < bytes) {
+        interp_reject(event, "offset %u: %u bytes there are not inside the arena (%u bytes)",
+                      write.offset, bytes, arena_size());
+    }
+    return write;
+}
+
+static void event_poke(const event_t *event) {
+    if (interp_stream_version() < 2u) {
+        interp_reject(event, "needs a version 2 stream (header \"heaprig-events 2\")");
+    }
+    if (event->argument_count % 2u != 0) {
+        interp_reject(event, "an offset without a value (usage: poke OFFSET VALUE ...)");
+    }
+    poke_write_t writes[POKE_WRITES_MAX];
+    size_t count = event->argument_count / 2u;
+    for (size_t i = 0; i < count; i++) {
+        writes[i] = arg_poke_write(event, 2u * i);
+    }
+    char *bottom = (char *)port_heap_get_bottom();
+    for (size_t i = 0; i < count; i++) {
+        char *at = bottom + writes[i].offset;
+        if (!writes[i].pointer) {
+            uint32_t word = writes[i].word;
+            memcpy(at, &word, sizeof(word));
+        } else {
+            void *address = writes[i].null ? NULL : bottom + writes[i].word;
+            memcpy(at, &address, sizeof(address));
+        }
+    }
+    report_simple("poke", event);
+}
+#endif
+
 /* ---- The table ---------------------------------------------------------------------------- */
 
 static const event_spec_t event_specs[] = {
-    {"build", "build SLOTS MOVE DEBUG", 3, NEEDS_NOTHING, event_build},
-    {"reset", "reset ARENA STACK", 2, NEEDS_NOTHING, event_reset},
-    {"budget", "budget INSTRUCTIONS", 1, NEEDS_NOTHING, event_budget},
-    {"checking", "checking on|off", 1, NEEDS_NOTHING, event_checking},
-    {"snapshots", "snapshots on|off", 1, NEEDS_NOTHING, event_snapshots},
-    {"stack", "stack BYTES|fixed", 1, NEEDS_NOTHING, event_stack},
-    {"alloc", "alloc ID LENGTH SIDE MOVABLE KIND", 5, NEEDS_RESET, event_alloc},
-    {"alloc_remaining", "alloc_remaining ID", 1, NEEDS_RESET, event_alloc_remaining},
-    {"free", "free ID", 1, NEEDS_RESET, event_free},
-    {"from_ptr", "from_ptr ID", 1, NEEDS_RESET, event_from_ptr},
-    {"write", "write ID", 1, NEEDS_RESET, event_write},
-    {"verify", "verify ID", 1, NEEDS_RESET, event_verify},
-    {"vm_start", "vm_start", 0, NEEDS_RESET, event_vm_start},
-    {"vm_exit", "vm_exit", 0, NEEDS_RESET, event_vm_exit},
-    {"obj_alloc", "obj_alloc OBJ BYTES short|long", 3, NEEDS_RESET, event_obj_alloc},
-    {"obj_drop", "obj_drop OBJ", 1, NEEDS_RESET, event_obj_drop},
-    {"collect", "collect", 0, NEEDS_RESET, event_collect},
-    {"map", "map", 0, NEEDS_RESET, event_map},
-    {"end", "end", 0, NEEDS_NOTHING, event_end},
+    {"build", "build SLOTS MOVE DEBUG", 3, NEEDS_NOTHING, event_build, 0},
+    {"reset", "reset ARENA STACK", 2, NEEDS_NOTHING, event_reset, 0},
+    {"budget", "budget INSTRUCTIONS", 1, NEEDS_NOTHING, event_budget, 0},
+    {"checking", "checking on|off", 1, NEEDS_NOTHING, event_checking, 0},
+    {"snapshots", "snapshots on|off", 1, NEEDS_NOTHING, event_snapshots, 0},
+    {"stack", "stack BYTES|fixed", 1, NEEDS_NOTHING, event_stack, 0},
+    {"alloc", "alloc ID LENGTH SIDE MOVABLE KIND", 5, NEEDS_RESET, event_alloc, 0},
+    {"alloc_remaining", "alloc_remaining ID", 1, NEEDS_RESET, event_alloc_remaining, 0},
+    {"free", "free ID", 1, NEEDS_RESET, event_free, 0},
+    {"from_ptr", "from_ptr ID", 1, NEEDS_RESET, event_from_ptr, 0},
+    {"write", "write ID", 1, NEEDS_RESET, event_write, 0},
+    {"verify", "verify ID", 1, NEEDS_RESET, event_verify, 0},
+    {"vm_start", "vm_start", 0, NEEDS_RESET, event_vm_start, 0},
+    {"vm_exit", "vm_exit", 0, NEEDS_RESET, event_vm_exit, 0},
+    {"obj_alloc", "obj_alloc OBJ BYTES short|long", 3, NEEDS_RESET, event_obj_alloc, 0},
+    {"obj_drop", "obj_drop OBJ", 1, NEEDS_RESET, event_obj_drop, 0},
+    {"collect", "collect", 0, NEEDS_RESET, event_collect, 0},
+    {"map", "map", 0, NEEDS_RESET, event_map, 0},
+#if HEAPRIG_POKE
+    {"poke", "poke OFFSET VALUE [OFFSET VALUE [OFFSET VALUE]]", 2u * POKE_WRITES_MAX, NEEDS_RESET,
+     event_poke, 2u * (POKE_WRITES_MAX - 1u)},
+#endif
+    {"end", "end", 0, NEEDS_NOTHING, event_end, 0},
 };
 
 #define EVENT_SPEC_COUNT (sizeof(event_specs) / sizeof(event_specs[0]))
@@ -447,7 +529,7 @@ void events_run(const event_t *event) {
     if (event->argument_count > spec->argument_count) {
         interp_reject(event, "too many arguments (usage: %s)", spec->usage);
     }
-    if (event->argument_count < spec->argument_count) {
+    if (event->argument_count < spec->argument_count - spec->optional_count) {
         interp_reject(event, "missing arguments (usage: %s)", spec->usage);
     }
     if (spec->needs == NEEDS_RESET && !interp_reset_done()) {

@@ -17,13 +17,18 @@
 #include "vm/arena.h"
 #include "vm/vm.h"
 
-#define PROTOCOL_VERSION ((uint32_t)1)
-#define PROTOCOL_VERSION_TOKEN "1"
+/* The version this firmware speaks. Version 2 added `poke`; a stream may still say 1 (it then
+ * cannot poke), so every stream written for version 1 runs unchanged. */
+#define PROTOCOL_VERSION ((uint32_t)2)
+#define PROTOCOL_VERSION_1 ((uint32_t)1)
+#define PROTOCOL_VERSION_TOKEN "2"
+#define PROTOCOL_VERSION_1_TOKEN "1"
 #define HEADER_WORD "heaprig-events"
 
 typedef struct {
     uint32_t current_event;
     uint32_t events_read;
+    uint32_t stream_version; /* what the stream's header says */
     bool checking;
     bool snapshots;
     bool reset_done;
@@ -35,6 +40,10 @@ static interp_t interp;
 
 uint32_t interp_current_event(void) {
     return interp.current_event;
+}
+
+uint32_t interp_stream_version(void) {
+    return interp.stream_version;
 }
 
 void interp_set_checking(bool on) {
@@ -251,9 +260,13 @@ static void read_header(void) {
         reject_line(0, "missing header (the first line must be \"" HEADER_WORD " %u\")",
                     PROTOCOL_VERSION);
     }
-    if (!reader_token_is(tokens.tokens[1], PROTOCOL_VERSION_TOKEN)) {
-        reject_line(0, "unsupported version %s (this firmware speaks %u)", tokens.tokens[1],
-                    PROTOCOL_VERSION);
+    if (reader_token_is(tokens.tokens[1], PROTOCOL_VERSION_TOKEN)) {
+        interp.stream_version = PROTOCOL_VERSION;
+    } else if (reader_token_is(tokens.tokens[1], PROTOCOL_VERSION_1_TOKEN)) {
+        interp.stream_version = PROTOCOL_VERSION_1;
+    } else {
+        reject_line(0, "unsupported version %s (this firmware speaks %u and %u)",
+                    tokens.tokens[1], PROTOCOL_VERSION_1, PROTOCOL_VERSION);
     }
     if (tokens.count > 2) {
         reject_line(0, "too many arguments");

@@ -17,6 +17,9 @@
 /* The event being run (0 while the header is read). */
 uint32_t interp_current_event(void);
 
+/* The protocol version the stream's header names (1 or 2). */
+uint32_t interp_stream_version(void);
+
 /* Called before every event with its number: a place for a debugger breakpoint
  * (`break heaprig_before_event if event_number == 7`). */
 void heaprig_before_event(uint32_t event_number);
