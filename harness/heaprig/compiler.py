@@ -3,7 +3,7 @@
 Pure. The stream opens with the header and four set-up events, then has exactly one event per
 step, so step ``i`` is event ``FIRST_STEP_EVENT + i``::
 
-    heaprig-events 1            # 2 when the scenario pokes (the version that added `poke`)
+    heaprig-events 2            # the version that added `poke` (version 1 streams still run)
     build SLOTS MOVE DEBUG      # event 1: the firmware variant must match the scenario
     reset ARENA STACK           # event 2
     checking on                 # event 3: invariant checker after every event
@@ -23,10 +23,11 @@ from typing import Mapping
 
 from .scenario import Scenario, Step
 
-HEADER = "heaprig-events 1"
-HEADER_POKE = "heaprig-events 2"
-"""Version 2 added ``poke``: only a scenario with a ``poke`` step needs it, so every other
-stream stays what it was."""
+HEADER = "heaprig-events 2"
+"""The protocol version the firmware speaks (2 added ``poke``). Every stream the harness writes
+says it, so that batches (heaprig.batch) may mix scenarios that poke with those that do not."""
+HEADER_V1 = "heaprig-events 1"
+"""Streams written for version 1 (no ``poke``) still run as they are."""
 SETUP_EVENTS = 4
 FIRST_STEP_EVENT = SETUP_EVENTS + 1
 MAX_LINE = 120
@@ -93,9 +94,8 @@ def _step_event(step: Step, clients: dict[str, int], objects: dict[str, int]) ->
 def compile_scenario(scenario: Scenario) -> CompiledScenario:
     """The event stream for a loaded (validated) scenario."""
     config = scenario.config
-    pokes = any(step.action == "poke" for step in scenario.steps)
     lines = [
-        HEADER_POKE if pokes else HEADER,
+        HEADER,
         f"# {scenario.path.name}: {scenario.name}"[:MAX_LINE],
         f"build {config.slots} {int(config.move)} {int(config.debug)}",
         f"reset {config.arena} {_stack_word(config.stack)}",

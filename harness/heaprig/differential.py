@@ -47,6 +47,7 @@ from .reference_model import (
     EXIT_PROTOCOL_ERROR,
     Build,
     ModelRun,
+    NotModelled,
     ReferenceModel,
     Result,
     run_stream,
@@ -819,7 +820,10 @@ def replay(path: Path, runners: dict[str, Runner], out_dir: Path, default_build:
     except OSError as error:
         raise HeaprigError(f"cannot read the event stream: {error.strerror}", path) from None
     build = stream_build(split_lines(data), default_build)
-    model = run_stream(data, build)
+    try:
+        model = run_stream(data, build)
+    except NotModelled as refused:
+        raise HeaprigError(refused.message, path, refused.line) from None
     text = data.decode("latin-1")
     say(f"{path}: variant {build_variant(build)}, targets {', '.join(runners)}")
     if model.exit_code == EXIT_PROTOCOL_ERROR:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .compiler import HEADER, compile_scenario
+from .compiler import HEADER, HEADER_V1, compile_scenario
 from .errors import FirmwareBuildError, HeaprigError
 from .firmware import BUILD_TIMEOUT, LOCK_FILE, Variant
 from .loader import load_scenario
@@ -166,8 +166,8 @@ def encode_stream(text: str, source: str = "<stream>") -> bytes:
     ``snapshots`` are left out, ``end`` ends it. HeaprigError (``source``:line) otherwise."""
     lines = [_Line(number, raw.split()) for number, raw in enumerate(text.splitlines(), 1)]
     events = [line for line in lines if line.tokens and not line.tokens[0].startswith("#")]
-    if not events or " ".join(events[0].tokens) != HEADER:
-        raise HeaprigError(f"the first line must be {HEADER!r}", source,
+    if not events or " ".join(events[0].tokens) not in (HEADER, HEADER_V1):
+        raise HeaprigError(f"the first line must be {HEADER!r} (or {HEADER_V1!r})", source,
                            events[0].number if events else 1)
     out = bytearray()
     reset_seen = False
@@ -229,7 +229,13 @@ def write_seeds(paths: Sequence[Path], out: Path) -> Seeds:
     skipped: list[str] = []
     for path in scenario_files(paths):
         try:
-            stream = compile_scenario(load_scenario(path)).events
+            scenario = load_scenario(path)
+            if scenario.pokes:
+                # The fuzz build has no poke (heaprig_config.h): a broken heap found there must
+                # be a defect, never one a seed asked for.
+                skipped.append(f"{path}: pokes the heap; the native fuzz build has no poke")
+                continue
+            stream = compile_scenario(scenario).events
             encoded = encode_stream(stream, str(path))
         except HeaprigError as error:
             skipped.append(str(error))

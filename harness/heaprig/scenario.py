@@ -433,6 +433,13 @@ class Scenario:
             object.__setattr__(self, "display", str(self.path))
 
     @property
+    def pokes(self) -> bool:
+        """Whether a step writes into the heap behind the allocator's back (``poke``): such a
+        scenario runs only on the firmware (the reference model and the native fuzz build have
+        no poke)."""
+        return any(step.action == "poke" for step in self.steps)
+
+    @property
     def first_line(self) -> int:
         """The line of the first step (or 1 if there is none)."""
         return self.steps[0].line if self.steps else 1

@@ -38,6 +38,7 @@ from heaprig.errors import RunError
 from heaprig.loader import load_scenario
 from heaprig.reference_model import Build
 from heaprig.results import parse_results
+from heaprig.scenario import UNSET
 
 needs_qemu = pytest.mark.skipif(qemu_missing(), reason="qemu-system-arm is not installed")
 
@@ -227,6 +228,10 @@ SCENARIOS = sorted((REPO_ROOT / "scenarios").rglob("*.yaml"))
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: str(p.relative_to(REPO_ROOT / "scenarios")))
 def test_every_scenario_passes_on_the_baseline(path: Path) -> None:
     scenario = load_scenario(path, str(path.relative_to(REPO_ROOT)))
+    if any(step.expect is not None and step.expect.violation is not UNSET
+           for step in scenario.steps):
+        pytest.skip("expects a violation of our checker, an extra the baseline's differs in "
+                    "(its embedded list is newest first, so it has no embedded_ordered)")
     compiled = compile_scenario(scenario)
     binary = firmware.build(REPO_ROOT, firmware.Variant.of(scenario.config), "qemu",
                             bench.BASELINE)

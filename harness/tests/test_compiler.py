@@ -13,7 +13,7 @@ from heaprig.loader import load_scenario, parse_scenario
 def test_format_example_stream() -> None:
     compiled = compile_scenario(load_scenario(FIXTURES / "bubble.yaml"))
     assert compiled.events == (
-        "heaprig-events 1\n"
+        "heaprig-events 2\n"
         "# bubble.yaml: a movable block bubbles down past a hole\n"
         "build 8 1 0\n"
         "reset 1024 fixed\n"
@@ -35,9 +35,9 @@ def test_format_example_stream() -> None:
     assert [compiled.step_of_event(ev) for ev in (0, 4, 5, 9, 10)] == [None, None, 0, 4, None]
 
 
-def test_poke_writes_and_the_version_that_has_them() -> None:
-    """A scenario that pokes needs a version 2 stream (PROTOCOL.md); each step is still one
-    event, its writes in the order written: a word, the address of an offset, NULL."""
+def test_poke_writes() -> None:
+    """Each poke step is one event, its writes in the order written: a word, the address of an
+    offset, NULL (PROTOCOL.md version 2)."""
     scenario = parse_scenario(
         "config: {arena: 1024}\nsteps:\n"
         "  - alloc: a\n    size: 32\n"
@@ -49,8 +49,6 @@ def test_poke_writes_and_the_version_that_has_them() -> None:
     assert lines[-4:] == ["# steps[1] (poke: 4) line 5", "poke 4 33",
                           "# steps[2] (poke: 0, 40) line 6", "poke 0 @40 40 null"]
     assert compiled.step_events == (5, 6, 7)
-    plain = parse_scenario("config: {arena: 1024}\nsteps:\n  - map\n", "q.yaml")
-    assert compile_scenario(plain).events.startswith("heaprig-events 1\n")
 
 
 def test_every_action_and_ids() -> None:
@@ -65,7 +63,7 @@ def test_every_action_and_ids() -> None:
     compiled = compile_scenario(scenario)
     events = [line for line in compiled.events.splitlines() if not line.startswith("#")]
     assert events == [
-        "heaprig-events 1", "build 4 0 1", "reset 4096 256", "checking on", "snapshots on",
+        "heaprig-events 2", "build 4 0 1", "reset 4096 256", "checking on", "snapshots on",
         "alloc 0 64 high movable pointer", "alloc_remaining 1", "free 1", "from_ptr 0",
         "write 0", "verify 0", "stack 512", "stack fixed", "vm_start", "obj_alloc 0 20 short",
         "obj_alloc 1 100 long", "obj_drop 0", "collect", "map", "vm_exit", "free 0",

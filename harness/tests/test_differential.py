@@ -535,7 +535,7 @@ def test_replay_of_a_stream_the_firmware_dies_after(tmp_path: Path, replay: Repl
     ("heaprig-events 1\nreset 256 fixed\n# caf\xe9\nalloc 0 8 low fixed handl\xe9\n", 4,
      "event 2: byte 233 in column 26 is not printable ASCII"),
     ("reset 256 fixed\n", 1,
-     'event 0: missing header (the first line must be "heaprig-events 1")'),
+     'event 0: missing header (the first line must be "heaprig-events 2")'),
     ("heaprig-events 1\nbuild 8 1 0\nreset 64 fixed\nbuild 3 1 0\n", 4,
      "event 3: build mismatch: firmware has slots=8 move=1 debug=0"),
 ])
@@ -550,6 +550,16 @@ def test_replay_of_an_invalid_stream_names_the_event(tmp_path: Path, replay: Rep
     if stream.isascii():  # the firmware is asked too
         assert "the host firmware rejects it too, with the same message" in out
     assert not (tmp_path / "out").exists()
+
+
+def test_replay_of_a_stream_that_pokes_is_refused(tmp_path: Path, replay: Replay) -> None:
+    """The model has no memory to corrupt (reference_model.NotModelled): a poke is refused at
+    its line, before any firmware runs."""
+    status, _, err = replay(b"heaprig-events 2\nreset 256 fixed\npoke 0 7\n", model_runner)
+    assert status == 2
+    assert err == (f"heaprig.differential: {tmp_path / 'crash-1.txt'}:3: event 2: poke writes "
+                   "into the heap behind the allocator's back; the model keeps no memory to "
+                   "write into\n")
 
 
 def test_replay_of_a_stream_without_a_scenario(tmp_path: Path, replay: Replay) -> None:

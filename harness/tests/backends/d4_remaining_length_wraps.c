@@ -719,12 +719,13 @@ static heap_check_result_t check_handles(void) {
             continue;
         }
         if (!in_arena(ptr) || !word_aligned(ptr) || !is_live_block(block_from_data(ptr))) {
-            return broken("handle_points_at_block", &heap.slots[i],
+            return broken("handle_points_at_block", block_from_data(ptr),
                           "a live handle does not point at the data of a live block");
         }
         for (size_t j = i + 1; j < SUPERVISOR_SLOTS; j++) {
             if (heap.slots[j].ptr == ptr) {
-                return broken("handles_distinct", &heap.slots[j], "two handles share a block");
+                return broken("handles_distinct", block_from_data(ptr),
+                              "two handles share a block");
             }
         }
     }
