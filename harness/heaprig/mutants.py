@@ -100,7 +100,8 @@ EQUIVALENT: dict[str, str] = {
         "down)",
     # The checker (below `---- Checker`). The scenarios in scenarios/corruption/ poke words into
     # the arena (PROTOCOL.md `poke`) and kill what a corrupted arena can reach. These survivors
-    # cannot change what the rig reports. First, those no input can tell from the original:
+    # cannot change what the rig reports. First, those no scenario can tell from the original
+    # (a `violation` expectation compares the invariant and the place, not the sentence):
     "in_arena: `return (const char *)address >= arena_bottom() && (const char *)address <= "
     "arena_top();` @72: `<=` -> `<`":
         "they differ only on an address equal to the top. A head there fails block_fits(head, "

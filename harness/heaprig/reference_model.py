@@ -60,6 +60,8 @@ PROTOCOL_VERSION = 2
 PROTOCOL_VERSIONS = (1, 2)
 """Stream versions the firmware accepts: 2 added ``poke``, which a version 1 stream cannot use."""
 POKE_WRITES_MAX = 3
+POKE_VERSION = 2
+"""The protocol version that added ``poke``."""
 HEADER_WORD = "heaprig-events"
 ARENA_MIN = 16
 ARENA_MAX = 256 * 1024
@@ -1067,7 +1069,7 @@ class ReferenceModel:
     def _prepare_poke(self, event: Event) -> Action:
         """Checked as the firmware checks it; carried out, it is refused: the model has no memory
         to write into (see :class:`NotModelled`)."""
-        if self.stream_version < 2:
+        if self.stream_version < POKE_VERSION:
             raise event.reject('needs a version 2 stream (header "heaprig-events 2")')
         if len(event.arguments) % 2:
             raise event.reject("an offset without a value (usage: poke OFFSET VALUE ...)")

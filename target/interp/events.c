@@ -418,6 +418,9 @@ static void event_map(const event_t *event) {
  * heap does. All writes land before the detectors and the checker look, so a corruption that
  * needs several words changed at once (relinking a list) is seen only complete. */
 #define POKE_WRITES_MAX 3u
+#define POKE_ARGUMENTS_PER_WRITE 2u /* OFFSET VALUE */
+/* The protocol version that added the event: a version 1 stream may not poke. */
+#define POKE_PROTOCOL_VERSION 2u
 #define POKE_NULL_WORD "null"
 #define POKE_ADDRESS_MARK '@'
 
@@ -460,16 +463,16 @@ static poke_write_t arg_poke_write(const event_t *event, size_t index) {
 }
 
 static void event_poke(const event_t *event) {
-    if (interp_stream_version() < 2u) {
+    if (interp_stream_version() < POKE_PROTOCOL_VERSION) {
         interp_reject(event, "needs a version 2 stream (header \"heaprig-events 2\")");
     }
-    if (event->argument_count % 2u != 0) {
+    if (event->argument_count % POKE_ARGUMENTS_PER_WRITE != 0) {
         interp_reject(event, "an offset without a value (usage: poke OFFSET VALUE ...)");
     }
     poke_write_t writes[POKE_WRITES_MAX];
-    size_t count = event->argument_count / 2u;
+    size_t count = event->argument_count / POKE_ARGUMENTS_PER_WRITE;
     for (size_t i = 0; i < count; i++) {
-        writes[i] = arg_poke_write(event, 2u * i);
+        writes[i] = arg_poke_write(event, POKE_ARGUMENTS_PER_WRITE * i);
     }
     char *bottom = (char *)port_heap_get_bottom();
     for (size_t i = 0; i < count; i++) {
@@ -508,8 +511,9 @@ static const event_spec_t event_specs[] = {
     {"collect", "collect", 0, NEEDS_RESET, event_collect, 0},
     {"map", "map", 0, NEEDS_RESET, event_map, 0},
 #if HEAPRIG_POKE
-    {"poke", "poke OFFSET VALUE [OFFSET VALUE [OFFSET VALUE]]", 2u * POKE_WRITES_MAX, NEEDS_RESET,
-     event_poke, 2u * (POKE_WRITES_MAX - 1u)},
+    {"poke", "poke OFFSET VALUE [OFFSET VALUE [OFFSET VALUE]]",
+     POKE_ARGUMENTS_PER_WRITE * POKE_WRITES_MAX, NEEDS_RESET, event_poke,
+     POKE_ARGUMENTS_PER_WRITE * (POKE_WRITES_MAX - 1u)},
 #endif
     {"end", "end", 0, NEEDS_NOTHING, event_end, 0},
 };
