@@ -583,6 +583,11 @@ def _check_expectation(scenario: Scenario, step: Step, names: _Names, context: _
     if expect.misuse is True and not scenario.config.debug:
         raise context.error("misuse is reported only by debug builds (set config.debug: true)",
                             (*base, "misuse"))
+    if expect.violation is not UNSET:
+        invariant, at, place = expect.violation.partition(" at ")
+        if not invariant or (at and not (place == "null" or place.isdigit())):
+            raise context.error(f"{expect.violation!r} is not INVARIANT or INVARIANT at OFFSET",
+                                (*base, "violation"))
     if expect.side is not UNSET and expect.at is None:
         raise context.error("no side for a NULL result (at: null)", (*base, "side"))
     clients = {name for name, kind in names.kind.items() if kind == "client"}

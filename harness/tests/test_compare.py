@@ -75,6 +75,25 @@ def test_unexpected_violation_ends_the_run_and_later_steps_never_run() -> None:
     ]
 
 
+def test_expected_violation_names_the_invariant_and_optionally_the_place() -> None:
+    results = jsonl(
+        {"op": "ready", "version": 2, "slots": 8, "move": 1, "debug": 0, "arena_max": 262144},
+        {"op": "build", "ev": 1}, {"op": "reset", "ev": 2, "arena": 1024, "stack": None},
+        {"op": "checking", "ev": 3}, {"op": "snapshots", "ev": 4},
+        {"op": "poke", "ev": 5},
+        {"op": "violation", "ev": 5, "invariant": "head_not_hole", "at": 40, "detail": "d"})
+    for expected, mismatches in (
+            ("head_not_hole", []),
+            ("head_not_hole at 40", []),
+            ("head_not_hole at 44",
+             [Mismatch(0, "violation", "head_not_hole at 44", "head_not_hole at 40")]),
+            ("low_chain_linked", [Mismatch(0, "violation", "low_chain_linked", "head_not_hole")])):
+        scenario = parse_scenario("config: {arena: 1024}\nsteps:\n  - poke: {at: 44, word: 17}\n"
+                                  f"    expect: {{violation: {expected}}}\n", "v.yaml")
+        compiled = compile_scenario(scenario)
+        assert compare(scenario, compiled, parse_results(results)) == mismatches, expected
+
+
 def test_protocol_error_in_the_set_up_events() -> None:
     error = '{"op":"protocol_error","ev":1,"line":2,"message":"firmware built with 4 slots"}\n'
     mismatches = bubble(keep=1, extra=error)

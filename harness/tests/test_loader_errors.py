@@ -239,6 +239,10 @@ BAD_SCENARIOS = [
      HEAD + "  - poke: {at: 0, word: 1, client: a}\n",
      "bad.yaml:4:28: steps[0].poke.client: unknown key 'client' (allowed here: at, word, "
      "address)"),
+    ("violation-place-not-an-offset",
+     HEAD + "  - poke: {at: 0, word: 1}\n    expect: {violation: head_not_hole at b}\n",
+     "bad.yaml:5:25: steps[0].expect.violation: 'head_not_hole at b' is not INVARIANT or "
+     "INVARIANT at OFFSET"),
     ("poke-nothing-after-an-expected-violation",
      HEAD + "  - poke: {at: 0, word: 1}\n    expect: {violation: head_not_hole at 0}\n"
      "  - map\n",
