@@ -483,22 +483,20 @@ static void record_to_top(gap_t *gap) {
 /*
  * A movable block [gap->top, next) goes down to the gap's bottom (header and data) and the gap
  * rises above it. memmove does it unless it would overwrite the record; then the record first
- * goes to the top of the gap, and when the block is longer than the garbage below that, the
- * record is rotated past the block (cost: the block's size, as the copy's). Each relocation
- * costs the record's bytes, at most a third of the gap, and leaves the record as far from the
- * gap's bottom as the garbage allows, which the bottom must climb again first: the work stays
- * linear in the bytes moved.
+ * goes to the top of the gap and is rotated past the block ([record][block] -> [block][record])
+ * before the copy. Such a relocation costs the record's bytes (at most a third of the gap) and
+ * the block's size once more, and leaves the record at the top of the new gap, as far from its
+ * bottom as the garbage allows, which the bottom must climb again before the next relocation:
+ * the work stays linear in the bytes moved.
  */
 static void block_below_gap(gap_t *gap, char *next) {
     char *from = gap->top;
     uint32_t size = (uint32_t)(next - from);
     if (gap->bottom + size > (char *)gap->record) {
         record_to_top(gap);
-        if (gap->bottom + size > (char *)gap->record) {
-            rotate((char *)gap->record, from, next);
-            from = (char *)gap->record;
-            gap->record = (uint32_t *)(from + size);
-        }
+        rotate((char *)gap->record, from, next);
+        from = (char *)gap->record;
+        gap->record = (uint32_t *)(from + size);
     }
     memmove(gap->bottom, from, size);
     gap->bottom += size;
