@@ -82,13 +82,29 @@ EQUIVALENT: dict[str, str] = {
         "after heads); that equals a freed block's header only if a block started at slot 0's "
         "data, and no block does: blocks tile the sides, and embedded ones lie in the GC pool, "
         "which starts past the allocation table (MODEL.md), never at the heap's data",
-    "handle_follow_move: `debug_assert(handle != NULL);` @0: `debug_assert(handle != NULL);` -> `;`":
-        "the assert never fails (marked unreachable: every block has a handle, R5), so dropping "
-        "it changes nothing",
     "compact_low_side: `for (char *cursor = arena_bottom(); cursor < end;) {` @43: `<` -> `<=`":
         "one more step, at `end`: the header there is the block free_memory(heap) just popped "
-        "(the GC heap, immovable, or the topmost hole popped with it, R8), never movable, so it "
-        "only resets or starts a hole run, and the loop ends without moving anything",
+        "(the GC heap, immovable, or the lowest hole popped with it, R8), never movable. A hole "
+        "joins the gap, and the holes are re-made one past `end`, in that popped space (it lies "
+        "below the GC heap's data, so no embedded block is there); the GC heap ends the stretch as "
+        "`end` would. The holes below `end` come out the same, and the relink stops at `end`",
+    "own_blocks: `for (supervisor_allocation *slot = heap.slots; slot < heap.slots + "
+    "SUPERVISOR_SLOTS; slot++) {` @52: `<` -> `<=`":
+        "one more step, past the table: the word there is the state's slots_before_move, NULL "
+        "during the move until the callbacks (step 5), so it is skipped as a free slot",
+    "own_blocks: `continue;` @0: `continue;` -> `;`":
+        "a free slot's block would then be at NULL minus a header, which wraps to the top of the "
+        "address space, above every arena, so the next test skips it as well; the check is there "
+        "because that arithmetic is undefined in C, not for the result",
+    "block_below_gap: `if (gap->bottom + size > (char *)gap->record) {` @23: `>` -> `>=`":
+        "when the copy would end exactly at the record it does not overwrite it; relocating the "
+        "record anyway (to the gap's top, rotated past the block) gives the same layout at more "
+        "cost, which only instruction counts (make bench) can see",
+    "block_below_gap: `record_to_top(gap);` @0: `record_to_top(gap);` -> `;`":
+        "the rotation then carries the record and the garbage above it past the block "
+        "([record, garbage][block] -> [block][record, garbage]), and the record stays inside the "
+        "gap: the same layout, but the record is left near the gap's bottom, so relocations recur "
+        "and the work grows with the gap (quadratic): only make bench can see it",
     "relink_low_side: `heap.heads[SIDE_LOW] = NULL;` @0: `heap.heads[SIDE_LOW] = NULL;` -> `;`":
         "the stale head survives only if no low block is live; but the low head before the move "
         "is NULL or not a hole (R8), and compaction only permutes blocks, so either the side was "

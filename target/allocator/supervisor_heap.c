@@ -433,8 +433,11 @@ static inline supervisor_allocation *block_owner(const block_t *block) {
  */
 static void own_blocks(char *high_edge) {
     for (supervisor_allocation *slot = heap.slots; slot < heap.slots + SUPERVISOR_SLOTS; slot++) {
-        if (slot->ptr != NULL && (char *)slot->ptr < high_edge) {
-            block_t *block = block_from_data(slot->ptr);
+        if (slot->ptr == NULL) {
+            continue;
+        }
+        block_t *block = block_from_data(slot->ptr);
+        if (block_start(block) < high_edge) {
             slot->ptr = (uint32_t *)(void *)block->next;
             block_set_owner(block, slot);
         }
