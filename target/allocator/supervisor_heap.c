@@ -531,7 +531,8 @@ static void gap_to_holes(gap_t *gap) {
  * movable block is copied down past them.
  */
 static void compact_low_side(char *end) {
-    gap_t gap = {.count = 0};
+    gap_t gap;
+    gap.count = 0; /* no holes yet: the first one sets the rest */
     for (char *cursor = arena_bottom(); cursor < end;) {
         block_t *block = block_at(cursor);
         char *next = block_end(block);
