@@ -46,7 +46,8 @@
  *   a low block's next is the block below it, a high block's next the block above it; the
  *   block at `bottom` (or `top`) has NULL. Embedded blocks link the embedded list instead, and
  *   `next` is the header's first word on purpose: it is the word the GC scans to keep the
- *   next embedded block alive.
+ *   next embedded block alive. Inside supervisor_move_memory() it holds the block's owner
+ *   instead (block_owner(); the links are re-made before the move returns).
  * - `length_and_flags` is the data length in bytes (a multiple of 4, never 0) with HOLE and
  *   MOVABLE in its two low bits. A hole has HOLE alone. Use the accessors below, never the field.
  *
@@ -634,6 +635,9 @@ void supervisor_move_memory(void) {
 /* ---- Walker ------------------------------------------------------------------------------- */
 
 static void visit_side(char *from, char *to, bool high, heap_walker_t visit, void *context) {
+    /* unreachable: the loop body. The rig walks the heap only to prove a reset emptied it
+     * (target/interp/rig_reset.c): no side has a block then. Maps come from the rig's own walk
+     * (target/rig/layout_walk.h); the native fuzzer's board walks full heaps. */
     for (char *cursor = from; cursor < to; cursor += block_size(block_at(cursor))) {
         block_t *block = block_at(cursor);
         heap_region_t region = {
@@ -658,6 +662,7 @@ void heap_walk(heap_walker_t visit, void *context) {
         .kind = REGION_FREE_MIDDLE, .start = low_end(), .length = middle_size()};
     visit(&middle, context);
     visit_side(high_start(), arena_top(), true, visit, context);
+    /* unreachable: the loop body: walked only on a heap a reset emptied (see visit_side). */
     for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
         heap_region_t region = {
             .kind = REGION_EMBEDDED_BLOCK,
