@@ -445,7 +445,6 @@ static void own_blocks(char *high_edge) {
     }
 }
 
-/* [first, middle)[middle, last) -> [middle, last)[first, middle), in place (three reversals). */
 static void reverse_words(uint32_t *first, uint32_t *last) {
     while (first < last) {
         last--;
@@ -455,6 +454,7 @@ static void reverse_words(uint32_t *first, uint32_t *last) {
     }
 }
 
+/* [first, middle)[middle, last) -> [middle, last)[first, middle), in place (three reversals). */
 static void rotate(char *first, char *middle, char *last) {
     reverse_words((uint32_t *)first, (uint32_t *)middle);
     reverse_words((uint32_t *)middle, (uint32_t *)last);
@@ -489,9 +489,10 @@ static void record_to_top(gap_t *gap) {
  * rises above it. memmove does it unless it would overwrite the record; then the record first
  * goes to the top of the gap and is rotated past the block ([record][block] -> [block][record])
  * before the copy. Such a relocation costs the record's bytes (at most a third of the gap) and
- * the block's size once more, and leaves the record at the top of the new gap, as far from its
- * bottom as the garbage allows, which the bottom must climb again before the next relocation:
- * the work stays linear in the bytes moved.
+ * the block's size once more, and leaves the record at the top of the new gap, at least two
+ * thirds of the gap above its bottom: the blocks copied until the next relocation (the one that
+ * causes it included) add up to that much, which pays for it. The work stays linear in the
+ * bytes moved.
  */
 static void block_below_gap(gap_t *gap, char *next) {
     char *from = gap->top;
@@ -636,8 +637,8 @@ void supervisor_move_memory(void) {
 
 static void visit_side(char *from, char *to, bool high, heap_walker_t visit, void *context) {
     /* unreachable: the loop body. The rig walks the heap only to prove a reset emptied it
-     * (target/interp/rig_reset.c): no side has a block then. Maps come from the rig's own walk
-     * (target/rig/layout_walk.h); the native fuzzer's board walks full heaps. */
+     * (target/interp/rig_reset.c): no side has a block then. Maps come from the rig's own
+     * reading of the layout (target/interp/map.c); the native fuzzer's board walks full heaps. */
     for (char *cursor = from; cursor < to; cursor += block_size(block_at(cursor))) {
         block_t *block = block_at(cursor);
         heap_region_t region = {
