@@ -82,12 +82,6 @@ EQUIVALENT: dict[str, str] = {
         "after heads); that equals a freed block's header only if a block started at slot 0's "
         "data, and no block does: blocks tile the sides, and embedded ones lie in the GC pool, "
         "which starts past the allocation table (MODEL.md), never at the heap's data",
-    "compact_low_side: `for (char *cursor = arena_bottom(); cursor < end;) {` @43: `<` -> `<=`":
-        "one more step, at `end`: the header there is the block free_memory(heap) just popped "
-        "(the GC heap, immovable, or the lowest hole popped with it, R8), never movable. A hole "
-        "joins the gap, and the holes are re-made one past `end`, in that popped space (it lies "
-        "below the GC heap's data, so no embedded block is there); the GC heap ends the stretch as "
-        "`end` would. The holes below `end` come out the same, and the relink stops at `end`",
     "own_blocks: `for (supervisor_allocation *slot = heap.slots; slot < heap.slots + "
     "SUPERVISOR_SLOTS; slot++) {` @52: `<` -> `<=`":
         "one more step, past the table: the word there is the state's slots_before_move, NULL "
@@ -100,7 +94,7 @@ EQUIVALENT: dict[str, str] = {
         "when the copy would end exactly at the record it does not overwrite it; relocating the "
         "record anyway (to the gap's top, rotated past the block) gives the same layout at more "
         "cost, which only instruction counts (make bench) can see",
-    "block_below_gap: `record_to_top(gap);` @0: `record_to_top(gap);` -> `;`":
+    "block_below_gap: `record_to_top(gap, from);` @0: `record_to_top(gap, from);` -> `;`":
         "the rotation then carries the record and the garbage above it past the block "
         "([record, garbage][block] -> [block][record, garbage]), and the record stays inside the "
         "gap: the same layout, but the record is left near the gap's bottom, so relocations recur "

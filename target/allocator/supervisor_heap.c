@@ -463,14 +463,13 @@ static void rotate(char *first, char *middle, char *last) {
 
 /*
  * The holes gathered below the block being looked at (one stretch of compaction): the gap
- * [bottom, top) they cover, whose bytes are garbage but for the record: the holes'
+ * [bottom, that block) they cover, whose bytes are garbage but for the record: the holes'
  * length-and-flags words, oldest first, kept somewhere inside the gap. Every hole is at least
  * a header and a word (12 bytes) and its record entry one word, so the record fills at most a
  * third of the gap.
  */
 typedef struct {
     char *bottom;
-    char *top;
     uint32_t *record;
     uint32_t count;
 } gap_t;
@@ -479,43 +478,42 @@ static inline uint32_t record_bytes(const gap_t *gap) {
     return gap->count * WORD_BYTES;
 }
 
-/* The record moved to the top of the gap: as far as it can be from the gap's bottom. */
-static void record_to_top(gap_t *gap) {
-    gap->record = memmove(gap->top - record_bytes(gap), gap->record, record_bytes(gap));
+/* The record moved to the top of the gap (`top`, where the gap ends): as far as it can be from
+ * the gap's bottom. */
+static void record_to_top(gap_t *gap, char *top) {
+    gap->record = memmove(top - record_bytes(gap), gap->record, record_bytes(gap));
 }
 
 /*
- * A movable block [gap->top, next) goes down to the gap's bottom (header and data) and the gap
- * rises above it. memmove does it unless it would overwrite the record; then the record first
- * goes to the top of the gap and is rotated past the block ([record][block] -> [block][record])
- * before the copy. Such a relocation costs the record's bytes (at most a third of the gap) and
- * the block's size once more, and leaves the record at the top of the new gap, at least two
- * thirds of the gap above its bottom: the blocks copied until the next relocation (the one that
- * causes it included) add up to that much, which pays for it. The work stays linear in the
- * bytes moved.
+ * A movable block [from, next), right above the gap, goes down to the gap's bottom (header and
+ * data) and the gap rises above it, to end at `next`. memmove does it unless it would overwrite
+ * the record; then the record first goes to the top of the gap and is rotated past the block
+ * ([record][block] -> [block][record]) before the copy. Such a relocation costs the record's
+ * bytes (at most a third of the gap) and the block's size once more, and leaves the record at
+ * the top of the new gap, at least two thirds of the gap above its bottom: the blocks copied
+ * until the next relocation (the one that causes it included) add up to that much, which pays
+ * for it. The work stays linear in the bytes moved.
  */
-static void block_below_gap(gap_t *gap, char *next) {
-    char *from = gap->top;
+static void block_below_gap(gap_t *gap, char *from, char *next) {
     uint32_t size = (uint32_t)(next - from);
     if (gap->bottom + size > (char *)gap->record) {
-        record_to_top(gap);
+        record_to_top(gap, from);
         rotate((char *)gap->record, from, next);
         from = (char *)gap->record;
         gap->record = (uint32_t *)(from + size);
     }
     memmove(gap->bottom, from, size);
     gap->bottom += size;
-    gap->top = next;
 }
 
 /*
- * The end of a stretch (an immovable block or the low side's end): the holes are re-made in the
- * gap in their old order and sizes; only their length words (their `next` is re-derived later).
- * With the record at the top, each length word is written below the entries still to be read:
- * the holes left are at least 12 bytes each, their entries 4.
+ * The end of a stretch (an immovable block or the low side's end, at `top`): the holes are
+ * re-made in the gap in their old order and sizes; only their length words (their `next` is
+ * re-derived later). With the record at the top, each length word is written below the entries
+ * still to be read: the holes left are at least 12 bytes each, their entries 4.
  */
-static void gap_to_holes(gap_t *gap) {
-    record_to_top(gap);
+static void gap_to_holes(gap_t *gap, char *top) {
+    record_to_top(gap, top);
     char *cursor = gap->bottom;
     for (uint32_t i = 0; i < gap->count; i++) {
         block_t *hole = block_at(cursor);
@@ -545,18 +543,17 @@ static void compact_low_side(char *end) {
             }
             /* The entry's word lies in the gap or in this hole's header, read just before. */
             gap.record[gap.count++] = block->length_and_flags;
-            gap.top = next;
         } else if (gap.count != 0) {
             if (block_is_movable(block)) {
-                block_below_gap(&gap, next);
+                block_below_gap(&gap, cursor, next);
             } else {
-                gap_to_holes(&gap);
+                gap_to_holes(&gap, cursor);
             }
         }
         cursor = next;
     }
     if (gap.count != 0) {
-        gap_to_holes(&gap);
+        gap_to_holes(&gap, end);
     }
 }
 
