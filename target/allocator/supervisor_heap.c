@@ -46,7 +46,8 @@
  *   a low block's next is the block below it, a high block's next the block above it; the
  *   block at `bottom` (or `top`) has NULL. Embedded blocks link the embedded list instead, and
  *   `next` is the header's first word on purpose: it is the word the GC scans to keep the
- *   next embedded block alive.
+ *   next embedded block alive. Inside supervisor_move_memory() it holds the block's owner
+ *   instead (block_owner(); the links are re-made before the move returns).
  * - `length_and_flags` is the data length in bytes (a multiple of 4, never 0) with HOLE and
  *   MOVABLE in its two low bits. A hole has HOLE alone. Use the accessors below, never the field.
  *
@@ -411,13 +412,37 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
 
 #if SUPERVISOR_MOVE_SUPPORT
 
-/* Points the handle of the block that was at `from` at its copy at `to`. */
-static void handle_follow_move(block_t *from, block_t *to) {
-    supervisor_allocation *handle = slot_holding(heap.slots, block_data(from));
-    /* unreachable: the assert failing. Every block is carved only once a slot is secured (R5),
-     * so a live block has a handle. */
-    debug_assert(handle != NULL);
-    handle->ptr = block_data(to);
+/*
+ * During the move a block's `next` is scratch: the low side's links are re-derived from the
+ * layout afterwards (relink_low_side), and an embedded block's link is parked in its handle
+ * (see own_blocks). So `next` holds the block's owner instead, and a moved block carries its
+ * owner along in its header: no handle is ever searched for.
+ */
+static inline void block_set_owner(block_t *block, supervisor_allocation *owner) {
+    block->next = (block_t *)(void *)owner;
+}
+
+static inline supervisor_allocation *block_owner(const block_t *block) {
+    return (supervisor_allocation *)(void *)block->next;
+}
+
+/*
+ * One pass over the slots: every low or embedded block (all below the high side; the GC heap is
+ * freed, so embedded blocks lie in the middle) swaps words with its handle: the handle parks the
+ * block's `next` (an embedded block's list link; a low block's, which is stale anyway) and the
+ * block holds its owner. High blocks never move and keep theirs.
+ */
+static void own_blocks(char *high_edge) {
+    for (supervisor_allocation *slot = heap.slots; slot < heap.slots + SUPERVISOR_SLOTS; slot++) {
+        if (slot->ptr == NULL) {
+            continue;
+        }
+        block_t *block = block_from_data(slot->ptr);
+        if (block_start(block) < high_edge) {
+            slot->ptr = (uint32_t *)(void *)block->next;
+            block_set_owner(block, slot);
+        }
+    }
 }
 
 static void reverse_words(uint32_t *first, uint32_t *last) {
@@ -429,72 +454,147 @@ static void reverse_words(uint32_t *first, uint32_t *last) {
     }
 }
 
+/* [first, middle)[middle, last) -> [middle, last)[first, middle), in place (three reversals). */
+static void rotate(char *first, char *middle, char *last) {
+    reverse_words((uint32_t *)first, (uint32_t *)middle);
+    reverse_words((uint32_t *)middle, (uint32_t *)last);
+    reverse_words((uint32_t *)first, (uint32_t *)last);
+}
+
+/*
+ * The holes gathered below the block being looked at (one stretch of compaction): the gap
+ * [bottom, that block) they cover, whose bytes are garbage but for the record: the holes'
+ * length-and-flags words, oldest first, kept somewhere inside the gap. Every hole is at least
+ * a header and a word (12 bytes) and its record entry one word, so the record fills at most a
+ * third of the gap.
+ */
+typedef struct {
+    char *bottom;
+    uint32_t *record;
+    uint32_t count;
+} gap_t;
+
+static inline uint32_t record_bytes(const gap_t *gap) {
+    return gap->count * WORD_BYTES;
+}
+
+/* The record moved to the top of the gap (`top`, where the gap ends): as far as it can be from
+ * the gap's bottom. */
+static void record_to_top(gap_t *gap, char *top) {
+    gap->record = memmove(top - record_bytes(gap), gap->record, record_bytes(gap));
+}
+
+/*
+ * A movable block [from, next), right above the gap, goes down to the gap's bottom (header and
+ * data) and the gap rises above it, to end at `next`. memmove does it unless it would overwrite
+ * the record; then the record first goes to the top of the gap and is rotated past the block
+ * ([record][block] -> [block][record]) before the copy. Such a relocation costs the record's
+ * bytes (at most a third of the gap) and the block's size once more, and leaves the record at
+ * the top of the new gap, at least two thirds of the gap above its bottom: the blocks copied
+ * until the next relocation (the one that causes it included) add up to that much, which pays
+ * for it. The work stays linear in the bytes moved.
+ */
+static void block_below_gap(gap_t *gap, char *from, char *next) {
+    uint32_t size = (uint32_t)(next - from);
+    if (gap->bottom + size > (char *)gap->record) {
+        record_to_top(gap, from);
+        rotate((char *)gap->record, from, next);
+        from = (char *)gap->record;
+        gap->record = (uint32_t *)(from + size);
+    }
+    memmove(gap->bottom, from, size);
+    gap->bottom += size;
+}
+
+/*
+ * The end of a stretch (an immovable block or the low side's end, at `top`): the holes are
+ * re-made in the gap in their old order and sizes; only their length words (their `next` is
+ * re-derived later). With the record at the top, each length word is written below the entries
+ * still to be read: the holes left are at least 12 bytes each, their entries 4.
+ */
+static void gap_to_holes(gap_t *gap, char *top) {
+    record_to_top(gap, top);
+    char *cursor = gap->bottom;
+    for (uint32_t i = 0; i < gap->count; i++) {
+        block_t *hole = block_at(cursor);
+        hole->length_and_flags = gap->record[i];
+        cursor = block_end(hole);
+    }
+    gap->count = 0;
+}
+
 /*
  * Step 2, compaction. Holes bubble up past movable blocks and stop at immovable ones, so within
  * each stretch between immovable blocks the movable blocks end up packed at its bottom in their
  * old order, and its holes above them in their old order and sizes. One pass bottom-up does it:
- * `hole_run` is the start of the holes gathered right below the block being looked at; a movable
- * block meeting a run is rotated below it ([run][block] -> [block][run], three reversals),
- * carrying the run's hole headers up with it intact.
+ * the holes' contents are garbage, so only their lengths are kept (the gap's record) while each
+ * movable block is copied down past them.
  */
 static void compact_low_side(char *end) {
-    char *hole_run = NULL;
+    gap_t gap;
+    gap.count = 0; /* no holes yet: the first one sets the rest */
     for (char *cursor = arena_bottom(); cursor < end;) {
         block_t *block = block_at(cursor);
         char *next = block_end(block);
         if (block_is_hole(block)) {
-            if (hole_run == NULL) {
-                hole_run = cursor;
+            if (gap.count == 0) {
+                gap.bottom = cursor;
+                gap.record = (uint32_t *)cursor;
             }
-        } else if (hole_run != NULL && block_is_movable(block)) {
-            handle_follow_move(block, block_at(hole_run));
-            reverse_words((uint32_t *)hole_run, (uint32_t *)cursor);
-            reverse_words((uint32_t *)cursor, (uint32_t *)next);
-            reverse_words((uint32_t *)hole_run, (uint32_t *)next);
-            hole_run += next - cursor;
-        } else {
-            hole_run = NULL; /* an immovable block stops the holes (a movable one had none) */
+            /* The entry's word lies in the gap or in this hole's header, read just before. */
+            gap.record[gap.count++] = block->length_and_flags;
+        } else if (gap.count != 0) {
+            if (block_is_movable(block)) {
+                block_below_gap(&gap, cursor, next);
+            } else {
+                gap_to_holes(&gap, cursor);
+            }
         }
         cursor = next;
+    }
+    if (gap.count != 0) {
+        gap_to_holes(&gap, end);
     }
 }
 
 /*
- * Steps 2-3, after compaction: every low `next` is re-derived from the packed layout, and the
- * low head becomes the topmost block that is not a hole, so the holes that reached the top
- * return to the middle (R8). `end` is the low side's end from before the move: the low head
- * pointer itself is stale now.
+ * Steps 2-3, after compaction: every low `next` is re-derived from the packed layout, each low
+ * block's owner is pointed at its data, and the low head becomes the topmost block that is not a
+ * hole, so the holes that reached the top return to the middle (R8). `end` is the low side's end
+ * from before the move: the low head pointer itself is stale now.
  */
 static void relink_low_side(char *end) {
     block_t *below = NULL;
     heap.heads[SIDE_LOW] = NULL;
     for (char *cursor = arena_bottom(); cursor < end; cursor = block_end(below)) {
         block_t *block = block_at(cursor);
-        block->next = below;
-        below = block;
         if (!block_is_hole(block)) {
+            block_owner(block)->ptr = block_data(block);
             heap.heads[SIDE_LOW] = block;
         }
+        block->next = below;
+        below = block;
     }
 }
 
 /*
  * Step 4, promotion. The dead GC heap is free middle now, so each embedded block lies in the
- * middle; the list is in address order. Lowest first, each is placed as allocate_memory(length,
- * low, movable) would place it (exact low hole, else the middle: no VM runs, and the middle holds
- * the block itself) and copied down: its new place never reaches above its old one, and every
- * block not yet moved lies higher still.
+ * middle; the list is in address order, its links parked in the owners (own_blocks). Lowest
+ * first, each is placed as allocate_memory(length, low, movable) would place it (exact low hole,
+ * else the middle: no VM runs, and the middle holds the block itself) and copied down: its new
+ * place never reaches above its old one, and every block not yet moved lies higher still.
  */
 static void promote_embedded_blocks(void) {
     block_t *from = heaprig_embedded_root;
     heaprig_embedded_root = NULL;
     while (from != NULL) {
-        block_t *next = from->next;
+        supervisor_allocation *owner = block_owner(from);
+        block_t *next = (block_t *)(void *)owner->ptr;
         uint32_t length = block_length(from);
         block_t *to = place_block(length, false, true);
         /* memmove: `to` may overlap `from`. The header written at `to` stays below from's data. */
         memmove(block_data(to), block_data(from), length);
-        handle_follow_move(from, to);
+        owner->ptr = block_data(to);
         from = next;
     }
 }
@@ -512,6 +612,7 @@ void supervisor_move_memory(void) {
     memcpy(slots_before_move, heap.slots, sizeof(slots_before_move));
     /* Compaction only permutes blocks and holes, so the low side keeps its extent. */
     char *end = low_end();
+    own_blocks(high_start());
     compact_low_side(end);
     relink_low_side(end);
     promote_embedded_blocks();
@@ -532,6 +633,9 @@ void supervisor_move_memory(void) {
 /* ---- Walker ------------------------------------------------------------------------------- */
 
 static void visit_side(char *from, char *to, bool high, heap_walker_t visit, void *context) {
+    /* unreachable: the loop body. The rig walks the heap only to prove a reset emptied it
+     * (target/interp/rig_reset.c): no side has a block then. Maps come from the rig's own
+     * reading of the layout (target/interp/map.c); the native fuzzer's board walks full heaps. */
     for (char *cursor = from; cursor < to; cursor += block_size(block_at(cursor))) {
         block_t *block = block_at(cursor);
         heap_region_t region = {
@@ -556,6 +660,7 @@ void heap_walk(heap_walker_t visit, void *context) {
         .kind = REGION_FREE_MIDDLE, .start = low_end(), .length = middle_size()};
     visit(&middle, context);
     visit_side(high_start(), arena_top(), true, visit, context);
+    /* unreachable: the loop body: walked only on a heap a reset emptied (see visit_side). */
     for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
         heap_region_t region = {
             .kind = REGION_EMBEDDED_BLOCK,
