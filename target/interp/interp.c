@@ -13,6 +13,7 @@
 #include "interp/map.h"
 #include "interp/observe.h"
 #include "interp/report.h"
+#include "interp/walker_check.h"
 #include "platform.h"
 #include "vm/arena.h"
 #include "vm/vm.h"
@@ -179,8 +180,9 @@ void interp_report_misuse(uint32_t event) {
 
 /* ---- After every event -------------------------------------------------------------------- */
 
-/* The default backend's own checker (an extra: a foreign backend may have none) and the data
- * patterns, after the backend-neutral detectors (observe_after_event). */
+/* The default backend's own checker (an extra: a foreign backend may have none), the data
+ * patterns, and the backend's own walker, after the backend-neutral detectors
+ * (observe_after_event). */
 static void check_heap(uint32_t event) {
     heap_check_result_t result = heap_check();
     if (result.invariant != NULL) {
@@ -191,6 +193,8 @@ static void check_heap(uint32_t event) {
     if (!clients_check_all(&corruption) || !vm_check_objects(&corruption)) {
         interp_report_corruption(event, &corruption);
     }
+    /* Last: a walker that misreports a heap every other check found sound. */
+    walker_check(event);
 }
 
 static void after_event(const event_t *event) {

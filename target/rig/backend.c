@@ -97,10 +97,13 @@ __attribute__((weak)) heap_check_result_t heap_check(void) {
 }
 
 /* No walker of its own: the rig walks the SPEC §1 block layout itself (layout_walk.c), so maps
- * still show a foreign backend's heap. */
-__attribute__((weak)) void heap_walk(heap_walker_t visit, void *context) {
+ * still show a foreign backend's heap. A weak alias rather than a weak function, so that the rig
+ * can tell (heap_walk == heaprig_fallback_walk) whether the backend brought its own. */
+void heaprig_fallback_walk(heap_walker_t visit, void *context) {
     heaprig_layout_walk(visit, context);
 }
+void heap_walk(heap_walker_t visit, void *context)
+    __attribute__((weak, alias("heaprig_fallback_walk")));
 
 __attribute__((weak)) const char *supervisor_heap_take_misuse(void) {
     return NULL;
