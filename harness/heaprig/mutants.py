@@ -103,52 +103,6 @@ EQUIVALENT: dict[str, str] = {
         "the stale head survives only if no low block is live; but the low head before the move "
         "is NULL or not a hole (R8), and compaction only permutes blocks, so either the side was "
         "empty (head already NULL) or the loop sets the head",
-    # The rig draws maps from its own reading of the layout (target/interp/map.c) and calls
-    # heap_walk() only on a heap a reset emptied, so its loops never run from a scenario. The
-    # native fuzzer's planted-bug board walks full heaps with it.
-    "visit_side: `if (block_is_hole(block)) {` @26: `{ region.kind = high ? REGION_HIGH_HOLE : "
-    "REGION_LOW_HOLE; } else { region.kind = high ? REGION_HIGH_BLOCK : REGION_LOW_BLOCK; "
-    "region.allocation = slot_holding(heap.slots, block_data(block)); }` -> `{ region.kind = "
-    "high ? REGION_HIGH_BLOCK : REGION_LOW_BLOCK; region.allocation = slot_holding(heap.slots, "
-    "block_data(block)); } else { region.kind = high ? REGION_HIGH_HOLE : REGION_LOW_HOLE; }`":
-        "the walker's loops run only on a full heap, and the rig walks the heap only to prove a "
-        "reset emptied it (target/interp/rig_reset.c; maps come from target/interp/map.c): "
-        "the loop bodies are marked unreachable, so the change cannot show",
-    "visit_side: `region.kind = high ? REGION_HIGH_HOLE : REGION_LOW_HOLE;` @0: `region.kind = "
-    "high ? REGION_HIGH_HOLE : REGION_LOW_HOLE;` -> `;`":
-        "the walker's loops run only on a full heap, and the rig walks the heap only to prove a "
-        "reset emptied it (target/interp/rig_reset.c; maps come from target/interp/map.c): "
-        "the loop bodies are marked unreachable, so the change cannot show",
-    "visit_side: `region.kind = high ? REGION_HIGH_BLOCK : REGION_LOW_BLOCK;` @0: `region.kind "
-    "= high ? REGION_HIGH_BLOCK : REGION_LOW_BLOCK;` -> `;`":
-        "the walker's loops run only on a full heap, and the rig walks the heap only to prove a "
-        "reset emptied it (target/interp/rig_reset.c; maps come from target/interp/map.c): "
-        "the loop bodies are marked unreachable, so the change cannot show",
-    "visit_side: `region.allocation = slot_holding(heap.slots, block_data(block));` @0: "
-    "`region.allocation = slot_holding(heap.slots, block_data(block));` -> `;`":
-        "the walker's loops run only on a full heap, and the rig walks the heap only to prove a "
-        "reset emptied it (target/interp/rig_reset.c; maps come from target/interp/map.c): "
-        "the loop bodies are marked unreachable, so the change cannot show",
-    "heap_walk: `visit_side(arena_bottom(), low_end(), false, visit, context);` @0: "
-    "`visit_side(arena_bottom(), low_end(), false, visit, context);` -> `;`":
-        "on the only heap the rig walks, one a reset emptied, both sides are empty and their "
-        "walks visit nothing, whichever side they claim to be or whether they run (the loops "
-        "are marked unreachable; maps come from target/interp/map.c)",
-    "heap_walk: `visit_side(arena_bottom(), low_end(), false, visit, context);` @38: `false` -> "
-    "`true`":
-        "on the only heap the rig walks, one a reset emptied, both sides are empty and their "
-        "walks visit nothing, whichever side they claim to be or whether they run (the loops "
-        "are marked unreachable; maps come from target/interp/map.c)",
-    "heap_walk: `visit_side(high_start(), arena_top(), true, visit, context);` @0: "
-    "`visit_side(high_start(), arena_top(), true, visit, context);` -> `;`":
-        "on the only heap the rig walks, one a reset emptied, both sides are empty and their "
-        "walks visit nothing, whichever side they claim to be or whether they run (the loops "
-        "are marked unreachable; maps come from target/interp/map.c)",
-    "heap_walk: `visit_side(high_start(), arena_top(), true, visit, context);` @38: `true` -> "
-    "`false`":
-        "on the only heap the rig walks, one a reset emptied, both sides are empty and their "
-        "walks visit nothing, whichever side they claim to be or whether they run (the loops "
-        "are marked unreachable; maps come from target/interp/map.c)",
     'supervisor_move_memory: `report_misuse("supervisor_move_memory: called while the VM heap '
     'is alive");` @0: `report_misuse("supervisor_move_memory: called while the VM heap is '
     'alive");` -> `;`':

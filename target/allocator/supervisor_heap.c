@@ -631,11 +631,10 @@ void supervisor_move_memory(void) {
 #endif
 
 /* ---- Walker ------------------------------------------------------------------------------- */
+/* After every event the rig holds this walk to what it observes through the handles
+ * (target/interp/walker_check.c): a map dump or a debugger that trusts it sees the truth. */
 
 static void visit_side(char *from, char *to, bool high, heap_walker_t visit, void *context) {
-    /* unreachable: the loop body. The rig walks the heap only to prove a reset emptied it
-     * (target/interp/rig_reset.c): no side has a block then. Maps come from the rig's own
-     * reading of the layout (target/interp/map.c); the native fuzzer's board walks full heaps. */
     for (char *cursor = from; cursor < to; cursor += block_size(block_at(cursor))) {
         block_t *block = block_at(cursor);
         heap_region_t region = {
@@ -660,7 +659,6 @@ void heap_walk(heap_walker_t visit, void *context) {
         .kind = REGION_FREE_MIDDLE, .start = low_end(), .length = middle_size()};
     visit(&middle, context);
     visit_side(high_start(), arena_top(), true, visit, context);
-    /* unreachable: the loop body: walked only on a heap a reset emptied (see visit_side). */
     for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
         heap_region_t region = {
             .kind = REGION_EMBEDDED_BLOCK,
