@@ -231,6 +231,13 @@ build/core/$(HOST_VARIANT)/%.o: %.c $(HOST_HEADERS)
 	$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
 """
 
+BOUNDS_CHECKS = """\
+# Array bounds checked, a failed check a trap: a mutant whose loop runs one index past an array
+# (`<` -> `<=`) reads whatever lies beyond it, undefined behaviour a plain build may survive by
+# luck; trapped, its run crashes and the mutant is killed. No runtime library is needed.
+HOST_EXTRA_CFLAGS := -fsanitize=bounds -fsanitize-undefined-trap-on-error
+"""
+
 LINK_CORE = """\
 # Link the core objects compiled once by {core}/Makefile instead of compiling its sources
 # again (host.mk names them in HOST_SOURCES; `override` wins over its assignment).
@@ -646,7 +653,8 @@ def build_core(real_root: Path, path: Path, scenarios: Sequence) -> Path:
     """A stand-in at ``path`` whose ``make core`` compiles the rig's core once for every variant
     ``scenarios`` use (see :data:`CORE_MAKEFILE`); returns ``path``. Raises SystemExit when the
     real sources do not compile."""
-    make_build_root(real_root, path, after_make=CORE_MAKEFILE, maker="mutants (core)")
+    make_build_root(real_root, path, extra_make=BOUNDS_CHECKS, after_make=CORE_MAKEFILE,
+                    maker="mutants (core)")
     for group in variant_groups(scenarios):
         config = group[0].config
         done = subprocess.run(["make", "-s", "-C", str(path), "core", f"SLOTS={config.slots}",
@@ -718,7 +726,8 @@ def run_suite(source: str, scenarios: Sequence, real_root: Path, build_root: Pat
 
     started = time.monotonic()
     make_build_root(real_root, build_root, {ALLOCATOR: source},
-                    extra_make=LINK_CORE.format(core=core.resolve()) if core else "")
+                    extra_make=BOUNDS_CHECKS + (LINK_CORE.format(core=core.resolve())
+                                                if core else ""))
     problem = _compile(build_root)
     if problem is not None:
         return Outcome(mutant, "not_compiled", problem, time.monotonic() - started)
