@@ -188,12 +188,13 @@ def test_reset_leaves_no_budget_count_behind(tmp_path: Path) -> None:
 # --- the reset proof catches a planted leak -------------------------------------------------------
 
 
-def planted_host(tmp_path: Path, plant: int) -> Path:
-    """The host build with HEAPRIG_PLANT_RESET_LEAK=plant, built outside build/."""
+def planted_host(tmp_path: Path, plant: int, *defines: str) -> Path:
+    """The host build with HEAPRIG_PLANT_RESET_LEAK=plant (and ``defines``, ``NAME=VALUE``),
+    built outside build/."""
     directory = tmp_path / f"plant-{plant}"
+    flags = " ".join(f"-D{define}" for define in (f"HEAPRIG_PLANT_RESET_LEAK={plant}", *defines))
     command = ["make", "-s", "-C", str(REPO_ROOT), "-f", "target/host.mk", "host",
-               f"HOST_BUILD_DIR={directory}",
-               f"HOST_EXTRA_CFLAGS=-DHEAPRIG_PLANT_RESET_LEAK={plant}"]
+               f"HOST_BUILD_DIR={directory}", f"HOST_EXTRA_CFLAGS={flags}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         pytest.skip(f"the host build is not available here: {done.stderr.strip()[-300:]}")
@@ -223,6 +224,31 @@ def test_reset_proof_catches_a_planted_leak(tmp_path: Path, plant: int,
     split = batch.split_results(ran.results, parts)
     assert split.culprit == 1 and split.texts[0] is not None
     assert last["ev"] == parts[1].offset + 2
+
+
+ARENA_MAX = 256 * 1024
+"""HEAPRIG_ARENA_MAX's default (target/include/heaprig_config.h)."""
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize(("arena_max", "word"), [
+    (ARENA_MAX, 0),                              # the first word of the first round
+    (ARENA_MAX, 8 * 3 + 5),                      # inside a round, not its first word
+    (ARENA_MAX, ARENA_MAX // 4 - 1),             # the last word of the last round
+    (ARENA_MAX - 3 * 4, ARENA_MAX // 4 - 4),     # a buffer that is not whole rounds: its tail
+])
+def test_reset_proof_names_the_stray_word(tmp_path: Path, arena_max: int, word: int) -> None:
+    """The proof reads the buffer eight words a round; a round that is not all pattern must
+    still be searched down to the exact word, and words after the last whole round are read."""
+    binary = planted_host(tmp_path, 3, f"HEAPRIG_PLANT_STRAY_WORD={word}",
+                          f"HEAPRIG_ARENA_MAX={arena_max}u")
+    job = batch.Job.of("0", load_scenario(SUITE / "demo" / "fragmentation.yaml"),
+                       RunOptions(target="host"))
+    stream, _ = batch.batch_stream([job])
+    ran = qemu_runner.run_events(stream, binary, REPO_ROOT, "host", timeout=60)
+    last = json.loads(ran.results.strip().splitlines()[-1])
+    assert ran.exit_code == 5
+    assert (last["op"], last["proof"], last["at"]) == ("reset_failed", "arena_pattern", word * 4)
 
 
 def test_reset_failed_is_a_terminal_line() -> None:
