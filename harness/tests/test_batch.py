@@ -102,8 +102,10 @@ def test_plan_groups_by_variant_and_cuts_only_when_it_pays(tmp_path: Path) -> No
     assert all(len({c.variant for c in chunk}) == 1 for chunk in two)
     assert [j.key for chunk in two for j in chunk] == [f"r{i}" for i in range(120)] + ["d"]
     assert two == batch.plan_chunks(list(jobs), 2)
-    # A small suite is not cut at all: boots cost more than they would save.
-    assert [len(c) for c in batch.plan_chunks(jobs[:41], 2)] == [40, 1]
+    # A small suite is not cut at all: a boot costs more than the other worker's idle time.
+    assert [len(c) for c in batch.plan_chunks(jobs[:21], 2)] == [20, 1]
+    # 40 scenarios (4 boots' worth at batch.SCENARIO_COST) are: the second worker would idle.
+    assert [len(c) for c in batch.plan_chunks(jobs[:41], 2)] == [20, 20, 1]
 
 
 def load_scenario_text(text: str, path: Path) -> Scenario:
