@@ -52,13 +52,22 @@ static char hex_digit(uint32_t nibble) {
     return "0123456789abcdef"[nibble & 0xfu];
 }
 
-/* The decimal digits of value, least significant first; returns how many. */
+/* The decimal digits of value, least significant first; returns how many. A 64-bit division is a
+ * library call on the 32-bit core (tens of instructions a digit), one UDIV a 32-bit one, and the
+ * values written are nearly all offsets, lengths and event numbers that fit 32 bits: only the
+ * digits above 32 bits take the long way (a map snapshot after every event made the 64-bit
+ * divisions a large share of a batch's instructions). */
 static size_t decimal_digits_reversed(uint64_t value, char digits[U64_DIGITS]) {
     size_t count = 0;
-    do {
+    while (value > UINT32_MAX) {
         digits[count++] = (char)('0' + value % 10u);
         value /= 10u;
-    } while (value != 0);
+    }
+    uint32_t low = (uint32_t)value;
+    do {
+        digits[count++] = (char)('0' + low % 10u);
+        low /= 10u;
+    } while (low != 0);
     return count;
 }
 
