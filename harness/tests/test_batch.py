@@ -123,7 +123,8 @@ def report_of(run: ScenarioRun) -> str:
 
 
 @needs_qemu
-def test_batch_equals_one_boot_each(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batch_equals_one_boot_each(tmp_path: Path, workers: int) -> None:
     scenarios = [load_scenario(SUITE / name) for name in PICKED]
     wrong = tmp_path / "scenarios" / "wrong.yaml"
     wrong.parent.mkdir()
@@ -132,7 +133,7 @@ def test_batch_equals_one_boot_each(tmp_path: Path) -> None:
     scenarios.insert(2, load_scenario(wrong))
     options = RunOptions(root=REPO_ROOT)
     tally = batch.Tally()
-    batched = batch.run_scenarios(scenarios, options, workers=1, tally=tally)
+    batched = batch.run_scenarios(scenarios, options, workers=workers, tally=tally)
     assert tally.boots < len(scenarios) and tally.isolations == 0
     for scenario, run in zip(scenarios, batched):
         alone = run_scenario(scenario, options)
@@ -171,6 +172,62 @@ def test_a_fault_mid_batch_is_isolated_and_the_others_pass(tmp_path: Path) -> No
     assert fault is not None and fault.op == "fault" and fault.fields["kind"] == "budget"
     assert culprit.compiled.step_of_event(fault.fields["ev"]) is not None
     assert f"{hang}:" in str(failure)
+
+
+@needs_qemu
+def test_each_chunk_is_judged_once_on_its_own_outcomes() -> None:
+    scenarios = [load_scenario(SUITE / name) for name in PICKED]
+    jobs = [batch.Job.of(str(i), s, RunOptions(root=REPO_ROOT)) for i, s in enumerate(scenarios)]
+    chunks = batch.plan_chunks(jobs, 2)
+    judged: list[tuple[list[str], list[str]]] = []
+
+    def judge(chunk: object, outcomes: batch.Outcomes) -> None:
+        judged.append(([job.key for job in chunk], sorted(outcomes)))   # type: ignore[attr-defined]
+
+    outcomes = batch.run_chunks(chunks, 2, judge=judge)
+    assert sorted(judged) == sorted(([j.key for j in c], sorted(j.key for j in c))
+                                    for c in chunks)
+    assert sorted(outcomes) == sorted(job.key for job in jobs)
+
+
+def timing(seconds: float, verdicts: tuple[str, ...] = ("pass", "pass")) -> batch.Timing:
+    return batch.Timing(seconds, len(verdicts), verdicts)
+
+
+def test_comparison_takes_medians_and_checks_every_round() -> None:
+    comparison = batch.Comparison(((timing(0.5), timing(4.0)), (timing(0.3), timing(3.3)),
+                                   (timing(0.9), timing(3.0))))
+    assert comparison.batched.seconds == 0.5 and comparison.one_boot_each.seconds == 3.3
+    assert comparison.speed_up == pytest.approx(3.3 / 0.5)
+    assert comparison.round_speed_ups == pytest.approx((8.0, 11.0, 3.0 / 0.9))
+    assert comparison.differing() == []
+    # A verdict that changes in any run of either way is reported, even if the first agree.
+    flaky = batch.Comparison(((timing(1), timing(2)),
+                              (timing(1), timing(2, ("pass", "fail: 1:at")))))
+    assert flaky.differing() == [1]
+    assert batch.Comparison(((timing(1), timing(2)), (timing(3), timing(5)))).batched.seconds == 2
+
+
+@needs_qemu
+def test_compare_command_prints_what_the_bench_reads(capsys: pytest.CaptureFixture[str]) -> None:
+    from heaprig.bench import parse_batch_compare
+    files = [str(SUITE / name) for name in PICKED[:2] + PICKED[-2:]]
+    code = batch.main([*files, "--compare", "--rounds", "2", "--workers", "2",
+                       "--root", str(REPO_ROOT)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    throughput = parse_batch_compare(out, code, "compare")
+    variants = {firmware.Variant.of(load_scenario(Path(f)).config) for f in files}
+    assert (throughput.batched.scenarios, throughput.batched.boots) == (4, len(variants))
+    assert (throughput.one_boot_each.scenarios, throughput.one_boot_each.boots) == (4, 4)
+    assert "median of 2 rounds" in out and "verdicts: the same both ways" in out
+
+
+@pytest.mark.parametrize("option", ["--rounds", "--repeat"])
+def test_compare_refuses_a_count_below_one(option: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert batch.main([str(SUITE), "--compare", option, "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
 
 
 @needs_qemu
