@@ -1,8 +1,9 @@
 """Batch runs: many scenarios in one boot of the firmware.
 
-A boot costs far more than most scenarios (QEMU starts in about 0.1 s; a scenario runs in a few
-milliseconds), so scenarios that need the same firmware variant are run as one event stream:
-the header once, then for each scenario a preamble (:data:`PREAMBLE`: a ``budget`` event with
+A boot costs far more than most scenarios (about 27 ms of QEMU's CPU time before the first
+event; a scenario of the suite about 2 ms in a batch, see :data:`SCENARIO_COST`), so scenarios
+that need the same firmware variant are run as one event stream: the header once, then for each
+scenario a preamble (:data:`PREAMBLE`: a ``budget`` event with
 its own instruction limit, the modes back to their boot values) and its own stream from
 ``build`` on. Every ``reset`` brings the whole firmware back to its boot state
 and proves it (PROTOCOL.md ``reset_failed``), so each scenario sees what a fresh boot would.
@@ -24,11 +25,14 @@ scenario whose lines came last) is run again on a boot of its own, so its verdic
 and report are exactly the one-per-boot ones; the scenarios after it run as a new batch, and so on.
 
 **Spreading.** :func:`plan_chunks` groups jobs by firmware variant and target and cuts the
-largest groups in two while that shortens the estimated wall time on the workers; :func:`run_jobs` runs the chunks on a thread pool
-(one QEMU process per thread) sized to the CPU count. The plan depends only on the jobs and the
+largest groups in two while that shortens the estimated wall time on the workers;
+:func:`run_jobs` runs the chunks on a thread pool (one QEMU process per thread) sized to the CPU
+count, and :func:`run_scenarios` judges each chunk on its thread as soon as it ran. The plan depends only on the jobs and the
 worker count, so pytest-xdist workers computing it from the same collection agree on it.
 
-``python -m heaprig.batch --compare scenarios/`` runs a suite both ways and prints the speed-up.
+``python -m heaprig.batch --compare scenarios harness/tests/scenarios`` runs the full suite both
+ways, in alternating rounds, and prints the median times and the speed-up. With V firmware
+variants among N scenarios the batched run still needs V boots, so the speed-up stays below N/V.
 """
 
 from __future__ import annotations
@@ -55,11 +59,11 @@ from .scenario import Scenario
 MIN_CHUNK = 4
 """Fewest scenarios worth a batch of their own when a group is cut for spreading."""
 BOOT_COST = 1.0
-SCENARIO_COST = 0.1
+SCENARIO_COST = 0.07
 """The planner's cost model, in boots (only the ratio counts). Measured 2026-12-04 as QEMU's
-CPU time (``perf stat``): a boot with an empty stream about 28 ms, the suite's 54-scenario batch
-of s8-m1-d0 about 178 ms, so a scenario of the suite is about 2.8 ms, a tenth of a boot (its
-reset proof, its events with the checker after each, a map snapshot after each)."""
+CPU time (``perf stat``): a boot with an empty stream about 27 ms, the suite's 54-scenario batch
+of s8-m1-d0 about 126 ms, so a scenario of the suite is about 1.8 ms, 0.07 of a boot (its reset
+proof, its events with the checker after each, a map snapshot after each)."""
 _EV = re.compile(r'"ev":\d+')
 DEFAULT_ROUNDS = 3
 """``--compare`` rounds: on a shared machine one round's ratio moves with the load."""
