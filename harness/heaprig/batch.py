@@ -27,8 +27,9 @@ and report are exactly the one-per-boot ones; the scenarios after it run as a ne
 **Spreading.** :func:`plan_chunks` groups jobs by firmware variant and target and cuts the
 largest groups in two while that shortens the estimated wall time on the workers;
 :func:`run_jobs` runs the chunks on a thread pool (one QEMU process per thread) sized to the CPU
-count, and :func:`run_scenarios` judges each chunk on its thread as soon as it ran. The plan depends only on the jobs and the
-worker count, so pytest-xdist workers computing it from the same collection agree on it.
+count, and :func:`run_scenarios` judges each chunk on its thread as soon as it ran. The plan
+depends only on the jobs and the worker count, so pytest-xdist workers computing it from the
+same collection agree on it.
 
 ``python -m heaprig.batch --compare scenarios harness/tests/scenarios`` runs the full suite both
 ways, in alternating rounds, and prints the median times and the speed-up. With V firmware
@@ -574,6 +575,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               if len(ratios) > 1 else "")
     print(f"{'speed-up':>14}: {comparison.speed_up:.1f}x ({workers} workers, "
           f"target {arguments.target}{spread})")
+    variants = len({options.variant_of(scenario) for scenario in scenarios})
+    print(f"{'bound':>14}: {count / variants:.1f}x (a boot per firmware variant is the floor: "
+          f"{count} scenarios, {variants} variants; the bound if a scenario cost nothing)")
     differing = [str(files[index % len(files)]) for index in comparison.differing()]
     if differing:
         print("verdicts differ between the two ways for: " + ", ".join(differing),

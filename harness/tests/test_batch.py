@@ -221,6 +221,8 @@ def test_compare_command_prints_what_the_bench_reads(capsys: pytest.CaptureFixtu
     assert (throughput.batched.scenarios, throughput.batched.boots) == (4, len(variants))
     assert (throughput.one_boot_each.scenarios, throughput.one_boot_each.boots) == (4, 4)
     assert "median of 2 rounds" in out and "verdicts: the same both ways" in out
+    assert f"bound: {4 / len(variants):.1f}x" in out
+    assert f"4 scenarios, {len(variants)} variants" in out
 
 
 @pytest.mark.parametrize("option", ["--rounds", "--repeat"])
