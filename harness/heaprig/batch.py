@@ -436,6 +436,15 @@ class Timing:
     seconds: float
     boots: int
     verdicts: tuple[str, ...]
+    cpu_seconds: float = 0.0
+    """CPU time of this process (all threads) and of its finished children (QEMU, launchers):
+    the work done, which another process's load on the machine changes far less than the wall
+    clock."""
+
+
+def _cpu_now() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def _verdict_text(run: ScenarioRun | HeaprigError) -> str:
@@ -448,10 +457,10 @@ def _verdict_text(run: ScenarioRun | HeaprigError) -> str:
 def time_batched(scenarios: Sequence[Scenario], options: RunOptions, workers: int) -> Timing:
     """The scenarios batched (as pytest runs them by default), on ``workers`` threads."""
     tally = Tally()
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _cpu_now()
     runs = run_scenarios(scenarios, options, workers, tally)
     return Timing(time.monotonic() - started, tally.boots,
-                  tuple(_verdict_text(run) for run in runs))
+                  tuple(_verdict_text(run) for run in runs), _cpu_now() - cpu)
 
 
 def time_one_boot_each(scenarios: Sequence[Scenario], options: RunOptions, workers: int
@@ -464,11 +473,11 @@ def time_one_boot_each(scenarios: Sequence[Scenario], options: RunOptions, worke
         except HeaprigError as error:
             return error
 
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _cpu_now()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         runs = list(pool.map(alone, scenarios))
     return Timing(time.monotonic() - started, len(scenarios),
-                  tuple(_verdict_text(run) for run in runs))
+                  tuple(_verdict_text(run) for run in runs), _cpu_now() - cpu)
 
 
 @dataclass(frozen=True)
@@ -490,13 +499,13 @@ class Comparison:
         round's; every round's are checked against them by :attr:`verdicts_agree`)."""
         first = self.rounds[0][0]
         return Timing(self._median([b.seconds for b, _ in self.rounds]), first.boots,
-                      first.verdicts)
+                      first.verdicts, self._median([b.cpu_seconds for b, _ in self.rounds]))
 
     @property
     def one_boot_each(self) -> Timing:
         first = self.rounds[0][1]
         return Timing(self._median([e.seconds for _, e in self.rounds]), first.boots,
-                      first.verdicts)
+                      first.verdicts, self._median([e.cpu_seconds for _, e in self.rounds]))
 
     @property
     def speed_up(self) -> float:
@@ -575,6 +584,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               if len(ratios) > 1 else "")
     print(f"{'speed-up':>14}: {comparison.speed_up:.1f}x ({workers} workers, "
           f"target {arguments.target}{spread})")
+    batched_cpu, each_cpu = comparison.batched.cpu_seconds, comparison.one_boot_each.cpu_seconds
+    if batched_cpu > 0:
+        print(f"{'cpu time':>14}: batched {batched_cpu:.2f} s, one boot each {each_cpu:.2f} s: "
+              f"{each_cpu / batched_cpu:.1f}x (this process and its QEMUs, medians)")
     variants = len({options.variant_of(scenario) for scenario in scenarios})
     print(f"{'bound':>14}: {count / variants:.1f}x (a boot per firmware variant is the floor: "
           f"{count} scenarios, {variants} variants; the bound if a scenario cost nothing)")

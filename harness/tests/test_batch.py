@@ -206,6 +206,9 @@ def test_comparison_takes_medians_and_checks_every_round() -> None:
                               (timing(1), timing(2, ("pass", "fail: 1:at")))))
     assert flaky.differing() == [1]
     assert batch.Comparison(((timing(1), timing(2)), (timing(3), timing(5)))).batched.seconds == 2
+    cpu = batch.Comparison(tuple((batch.Timing(1, 1, (), batched), batch.Timing(2, 2, (), each))
+                                 for batched, each in ((0.2, 3.0), (0.4, 1.0), (0.3, 2.0))))
+    assert (cpu.batched.cpu_seconds, cpu.one_boot_each.cpu_seconds) == (0.3, 2.0)
 
 
 @needs_qemu
@@ -222,6 +225,7 @@ def test_compare_command_prints_what_the_bench_reads(capsys: pytest.CaptureFixtu
     assert (throughput.one_boot_each.scenarios, throughput.one_boot_each.boots) == (4, 4)
     assert "median of 2 rounds" in out and "verdicts: the same both ways" in out
     assert f"bound: {4 / len(variants):.1f}x" in out
+    assert "cpu time: batched " in out
     assert f"4 scenarios, {len(variants)} variants" in out
 
 
