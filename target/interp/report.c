@@ -35,7 +35,10 @@ static void flush_partial(void) {
     report.partly_written = true;
 }
 
-static void put_char(char c) {
+/* Every character of every line goes through here: inlined, it costs a bound check and a store,
+ * where a call (with -Os) costs three times that, and map snapshots, one a line after every event,
+ * made the calls about a third of a scenario's instructions. */
+__attribute__((always_inline)) static inline void put_char(char c) {
     if (report.used == LINE_BUFFER_BYTES) {
         flush_partial();
     }
