@@ -110,8 +110,11 @@ static void put_key(const char *key) {
     }
     report.has_items[report.depth] = true;
     if (key != NULL) {
-        put_quoted(key);
-        put_char(':');
+        /* Keys are the firmware's own field names (PROTOCOL.md): plain ASCII, nothing to escape,
+         * so they skip put_quoted's check of every character (a map line is mostly keys). */
+        put_char('"');
+        put_raw(key);
+        put_raw("\":");
     }
 }
 
