@@ -63,8 +63,8 @@ BOOT_COST = 1.0
 SCENARIO_COST = 0.07
 """The planner's cost model, in boots (only the ratio counts). Measured 2026-12-04 as QEMU's
 CPU time (``perf stat``): a boot with an empty stream about 27 ms, the suite's 54-scenario batch
-of s8-m1-d0 about 126 ms, so a scenario of the suite is about 1.8 ms, 0.07 of a boot (its reset
-proof, its events with the checker after each, a map snapshot after each)."""
+of s8-m1-d0 about 115-125 ms, so a scenario of the suite is about 1.7 ms, 0.06-0.07 of a boot
+(its reset proof, its events with the checker after each, a map snapshot after each)."""
 _EV = re.compile(r'"ev":\d+')
 DEFAULT_ROUNDS = 3
 """``--compare`` rounds: on a shared machine one round's ratio moves with the load."""
