@@ -3,10 +3,10 @@
 A boot costs far more than most scenarios (about 27 ms of QEMU's CPU time before the first
 event; a scenario of the suite about 2 ms in a batch, see :data:`SCENARIO_COST`), so scenarios
 that need the same firmware variant are run as one event stream: the header once, then for each
-scenario a preamble (:data:`PREAMBLE`: a ``budget`` event with
-its own instruction limit, the modes back to their boot values) and its own stream from
-``build`` on. Every ``reset`` brings the whole firmware back to its boot state
-and proves it (PROTOCOL.md ``reset_failed``), so each scenario sees what a fresh boot would.
+scenario a preamble (:data:`PREAMBLE`: a ``budget`` event with its own instruction limit, the
+modes back to their boot values) and its own stream from ``build`` on. Every ``reset`` brings
+the whole firmware back to its boot state and proves it (PROTOCOL.md ``reset_failed``), so each
+scenario sees what a fresh boot would.
 
 **Event numbers.** Scenario ``i``'s preamble ends at event ``offset_i`` of the batch and its
 own event ``k`` is ``offset_i + k``; :func:`split_results` hands each scenario its lines with
@@ -495,8 +495,8 @@ class Comparison:
 
     @property
     def batched(self) -> Timing:
-        """The batched way: the median of its rounds' seconds (boots and verdicts: the first
-        round's; every round's are checked against them by :attr:`verdicts_agree`)."""
+        """The batched way: the medians of its rounds' seconds and CPU seconds (boots and
+        verdicts: the first round's; :meth:`differing` checks every round's against them)."""
         first = self.rounds[0][0]
         return Timing(self._median([b.seconds for b, _ in self.rounds]), first.boots,
                       first.verdicts, self._median([b.cpu_seconds for b, _ in self.rounds]))
