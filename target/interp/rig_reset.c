@@ -45,7 +45,8 @@
 #define HEAPRIG_PLANT_RESET_LEAK PLANT_NONE
 #endif
 #if HEAPRIG_PLANT_RESET_LEAK == PLANT_STRAY_WORD
-_Static_assert(HEAPRIG_PLANT_STRAY_WORD < HEAPRIG_ARENA_MAX / 4u, "the stray word is in the buffer");
+_Static_assert(HEAPRIG_PLANT_STRAY_WORD < HEAPRIG_ARENA_MAX / WORD_BYTES,
+               "the stray word is in the buffer");
 #endif
 
 typedef struct {
@@ -107,6 +108,7 @@ static void plant_stray_word(void) {
  * is not all pattern is searched word by word for the first word that differs, which is also how
  * the words past the last whole round are checked. */
 #define PROOF_ROUND_WORDS 8u
+_Static_assert(PROOF_ROUND_WORDS == 8u, "round_differs() reads a round's words one by one");
 
 static uint32_t round_differs(const uint32_t *round) {
     return (round[0] ^ ARENA_INITIAL_WORD) | (round[1] ^ ARENA_INITIAL_WORD) |
