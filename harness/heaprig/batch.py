@@ -1,11 +1,12 @@
 """Batch runs: many scenarios in one boot of the firmware.
 
-A boot costs far more than most scenarios (QEMU starts in about 0.1 s; a scenario runs in a few
-milliseconds), so scenarios that need the same firmware variant are run as one event stream:
-the header once, then for each scenario a preamble (:data:`PREAMBLE`: a ``budget`` event with
-its own instruction limit, the modes back to their boot values) and its own stream from
-``build`` on. Every ``reset`` brings the whole firmware back to its boot state
-and proves it (PROTOCOL.md ``reset_failed``), so each scenario sees what a fresh boot would.
+A boot costs far more than most scenarios (about 27 ms of QEMU's CPU time before the first
+event; a scenario of the suite about 2 ms in a batch, see :data:`SCENARIO_COST`), so scenarios
+that need the same firmware variant are run as one event stream: the header once, then for each
+scenario a preamble (:data:`PREAMBLE`: a ``budget`` event with its own instruction limit, the
+modes back to their boot values) and its own stream from ``build`` on. Every ``reset`` brings
+the whole firmware back to its boot state and proves it (PROTOCOL.md ``reset_failed``), so each
+scenario sees what a fresh boot would.
 
 **Event numbers.** Scenario ``i``'s preamble ends at event ``offset_i`` of the batch and its
 own event ``k`` is ``offset_i + k``; :func:`split_results` hands each scenario its lines with
@@ -24,11 +25,15 @@ scenario whose lines came last) is run again on a boot of its own, so its verdic
 and report are exactly the one-per-boot ones; the scenarios after it run as a new batch, and so on.
 
 **Spreading.** :func:`plan_chunks` groups jobs by firmware variant and target and cuts the
-largest groups in two while that shortens the estimated wall time on the workers; :func:`run_jobs` runs the chunks on a thread pool
-(one QEMU process per thread) sized to the CPU count. The plan depends only on the jobs and the
-worker count, so pytest-xdist workers computing it from the same collection agree on it.
+largest groups in two while that shortens the estimated wall time on the workers;
+:func:`run_jobs` runs the chunks on a thread pool (one QEMU process per thread) sized to the CPU
+count, and :func:`run_scenarios` judges each chunk on its thread as soon as it ran. The plan
+depends only on the jobs and the worker count, so pytest-xdist workers computing it from the
+same collection agree on it.
 
-``python -m heaprig.batch --compare scenarios/`` runs a suite both ways and prints the speed-up.
+``python -m heaprig.batch --compare scenarios harness/tests/scenarios`` runs the full suite both
+ways, in alternating rounds, and prints the median times and the speed-up. With V firmware
+variants among N scenarios the batched run still needs V boots, so the speed-up stays below N/V.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from . import firmware, qemu_runner
 from .compiler import HEADER, MAX_LINE, CompiledScenario, compile_scenario
@@ -55,10 +60,14 @@ from .scenario import Scenario
 MIN_CHUNK = 4
 """Fewest scenarios worth a batch of their own when a group is cut for spreading."""
 BOOT_COST = 1.0
-SCENARIO_COST = 0.02
-"""The planner's cost model, in boots: a QEMU boot takes about 0.1 s on an idle machine, a
-scenario of the suite a few milliseconds (measured with ``--compare``; only the ratio counts)."""
+SCENARIO_COST = 0.07
+"""The planner's cost model, in boots (only the ratio counts). Measured 2026-12-04 as QEMU's
+CPU time (``perf stat``): a boot with an empty stream about 27 ms, the suite's 54-scenario batch
+of s8-m1-d0 about 115-125 ms, so a scenario of the suite is about 1.7 ms, 0.06-0.07 of a boot
+(its reset proof, its events with the checker after each, a map snapshot after each)."""
 _EV = re.compile(r'"ev":\d+')
+DEFAULT_ROUNDS = 3
+"""``--compare`` rounds: on a shared machine one round's ratio moves with the load."""
 
 
 @dataclass(frozen=True)
@@ -308,6 +317,11 @@ def binary_for(job: Job) -> tuple[Path, Path]:
     return root, firmware.build(root, job.variant, job.options.target)
 
 
+Judge = Callable[[Sequence[Job], Outcomes], None]
+"""Called on the pool thread that ran a chunk, with the chunk and its outcomes, as soon as it is
+done: the verdicts of a finished chunk are worked out while the other chunks still run."""
+
+
 def run_chunk(chunk: Sequence[Job], tally: Tally | None = None) -> Outcomes:
     """One chunk: build its variant, run it as a batch. An error that keeps the whole chunk
     from running (no QEMU, a build failure) becomes every job's outcome."""
@@ -319,28 +333,36 @@ def run_chunk(chunk: Sequence[Job], tally: Tally | None = None) -> Outcomes:
 
 
 def run_chunks(chunks: Sequence[Sequence[Job]], workers: int | None = None,
-               tally: Tally | None = None) -> Outcomes:
+               tally: Tally | None = None, judge: Judge | None = None) -> Outcomes:
     """Every job's outcome, the chunks spread over a pool of ``workers`` threads (default: the
-    CPU count), each running one QEMU process at a time."""
+    CPU count), each running one QEMU process at a time; ``judge`` (if given) is called for each
+    chunk on the thread that ran it, right after it ran."""
     workers = workers or default_workers()
     for chunk in chunks:            # build each variant once, before the threads race for it
         try:
             binary_for(chunk[0])
         except HeaprigError:
             pass                    # reported per job by run_chunk
+
+    def run(chunk: Sequence[Job]) -> Outcomes:
+        done = run_chunk(chunk, tally)
+        if judge is not None:
+            judge(chunk, done)
+        return done
+
     outcomes: Outcomes = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done in pool.map(lambda chunk: run_chunk(chunk, tally), chunks):
+        for done in pool.map(run, chunks):
             outcomes.update(done)
     return outcomes
 
 
-def run_jobs(jobs: Sequence[Job], workers: int | None = None, tally: Tally | None = None
-             ) -> Outcomes:
+def run_jobs(jobs: Sequence[Job], workers: int | None = None, tally: Tally | None = None,
+             judge: Judge | None = None) -> Outcomes:
     """Every job's outcome: planned into chunks (:func:`plan_chunks`) and run by
     :func:`run_chunks`."""
     workers = workers or default_workers()
-    return run_chunks(plan_chunks(jobs, workers), workers, tally)
+    return run_chunks(plan_chunks(jobs, workers), workers, tally, judge)
 
 
 def verdict(job: Job, outcome: qemu_runner.RunOutcome | HeaprigError) -> ScenarioRun:
@@ -353,19 +375,29 @@ def verdict(job: Job, outcome: qemu_runner.RunOutcome | HeaprigError) -> Scenari
     return evaluate(job.scenario, job.compiled, root, binary, outcome, job.options)
 
 
+def _judged(job: Job, outcome: qemu_runner.RunOutcome | HeaprigError
+            ) -> ScenarioRun | HeaprigError:
+    try:
+        return verdict(job, outcome)
+    except HeaprigError as error:
+        return error
+
+
 def run_scenarios(scenarios: Sequence[Scenario], options: RunOptions,
                   workers: int | None = None, tally: Tally | None = None
                   ) -> list[ScenarioRun | HeaprigError]:
-    """Runs scenarios batched; each one's run or the error that stands for it, in order."""
+    """Runs scenarios batched; each one's run or the error that stands for it, in order. Each
+    chunk is judged on its pool thread as soon as it ran (parsing and comparing overlap the
+    chunks still running)."""
     jobs = [Job.of(str(index), scenario, options) for index, scenario in enumerate(scenarios)]
-    outcomes = run_jobs(jobs, workers, tally)
-    runs: list[ScenarioRun | HeaprigError] = []
-    for job in jobs:
-        try:
-            runs.append(verdict(job, outcomes[job.key]))
-        except HeaprigError as error:
-            runs.append(error)
-    return runs
+    runs: dict[str, ScenarioRun | HeaprigError] = {}
+
+    def judge(chunk: Sequence[Job], outcomes: Outcomes) -> None:
+        for job in chunk:           # distinct keys per chunk: no two threads write one
+            runs[job.key] = _judged(job, outcomes[job.key])
+
+    run_jobs(jobs, workers, tally, judge)
+    return [runs[job.key] for job in jobs]
 
 
 # --- outcomes as JSON (the pytest plugin shares them between xdist workers) ------------------------
@@ -404,6 +436,15 @@ class Timing:
     seconds: float
     boots: int
     verdicts: tuple[str, ...]
+    cpu_seconds: float = 0.0
+    """CPU time of this process (all threads) and of its finished children (QEMU, launchers):
+    the work done, which another process's load on the machine changes far less than the wall
+    clock."""
+
+
+def _cpu_now() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def _verdict_text(run: ScenarioRun | HeaprigError) -> str:
@@ -413,29 +454,83 @@ def _verdict_text(run: ScenarioRun | HeaprigError) -> str:
         f"{m.step}:{m.key}" for m in run.mismatches)
 
 
-def compare_modes(scenarios: Sequence[Scenario], options: RunOptions, workers: int
-                  ) -> tuple[Timing, Timing]:
-    """The same scenarios batched and one boot each, both on ``workers`` threads."""
-    for scenario in scenarios:                    # builds are not part of either figure
-        binary_for(Job.of("", scenario, options))
+def time_batched(scenarios: Sequence[Scenario], options: RunOptions, workers: int) -> Timing:
+    """The scenarios batched (as pytest runs them by default), on ``workers`` threads."""
     tally = Tally()
-    started = time.monotonic()
-    batched = run_scenarios(scenarios, options, workers, tally)
-    batched_time = Timing(time.monotonic() - started, tally.boots,
-                          tuple(_verdict_text(run) for run in batched))
+    started, cpu = time.monotonic(), _cpu_now()
+    runs = run_scenarios(scenarios, options, workers, tally)
+    return Timing(time.monotonic() - started, tally.boots,
+                  tuple(_verdict_text(run) for run in runs), _cpu_now() - cpu)
 
+
+def time_one_boot_each(scenarios: Sequence[Scenario], options: RunOptions, workers: int
+                       ) -> Timing:
+    """Every scenario on a boot of its own (``--heaprig-one-boot-each``), ``workers`` at a
+    time."""
     def alone(scenario: Scenario) -> ScenarioRun | HeaprigError:
         try:
             return run_scenario(scenario, options)
         except HeaprigError as error:
             return error
 
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _cpu_now()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        each = list(pool.map(alone, scenarios))
-    each_time = Timing(time.monotonic() - started, len(scenarios),
-                       tuple(_verdict_text(run) for run in each))
-    return batched_time, each_time
+        runs = list(pool.map(alone, scenarios))
+    return Timing(time.monotonic() - started, len(scenarios),
+                  tuple(_verdict_text(run) for run in runs), _cpu_now() - cpu)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Rounds of both ways, each round batched then one boot each, so that a change in the
+    machine's load (it is shared) falls on both ways alike."""
+
+    rounds: tuple[tuple[Timing, Timing], ...]
+
+    @staticmethod
+    def _median(values: Sequence[float]) -> float:
+        ordered = sorted(values)
+        middle = len(ordered) // 2
+        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+    @property
+    def batched(self) -> Timing:
+        """The batched way: the medians of its rounds' seconds and CPU seconds (boots and
+        verdicts: the first round's; :meth:`differing` checks every round's against them)."""
+        first = self.rounds[0][0]
+        return Timing(self._median([b.seconds for b, _ in self.rounds]), first.boots,
+                      first.verdicts, self._median([b.cpu_seconds for b, _ in self.rounds]))
+
+    @property
+    def one_boot_each(self) -> Timing:
+        first = self.rounds[0][1]
+        return Timing(self._median([e.seconds for _, e in self.rounds]), first.boots,
+                      first.verdicts, self._median([e.cpu_seconds for _, e in self.rounds]))
+
+    @property
+    def speed_up(self) -> float:
+        return self.one_boot_each.seconds / self.batched.seconds
+
+    @property
+    def round_speed_ups(self) -> tuple[float, ...]:
+        return tuple(each.seconds / batched.seconds for batched, each in self.rounds)
+
+    def differing(self) -> list[int]:
+        """Indexes of the scenarios whose verdict is not the same in every run of either way."""
+        reference = self.rounds[0][0].verdicts
+        return [index for index, verdict in enumerate(reference)
+                if any(way.verdicts[index] != verdict for pair in self.rounds for way in pair)]
+
+
+def compare_modes(scenarios: Sequence[Scenario], options: RunOptions, workers: int,
+                  rounds: int = 1) -> Comparison:
+    """The same scenarios batched and one boot each, both on ``workers`` threads, ``rounds``
+    times, alternating."""
+    for scenario in scenarios:                    # builds are not part of either figure
+        binary_for(Job.of("", scenario, options))
+    return Comparison(tuple((time_batched(scenarios, options, workers),
+                             time_one_boot_each(scenarios, options, workers))
+                            for _ in range(max(1, rounds))))
 
 
 def _scenario_files(arguments: Iterable[str]) -> list[Path]:
@@ -458,29 +553,45 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"(default: the CPU count, {default_workers()})")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="run the set N times over (a larger suite from the same files)")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, metavar="N",
+                        help=f"measure both ways N times, alternating, and report the medians "
+                             f"(the machine's load changes; default {DEFAULT_ROUNDS})")
     parser.add_argument("--root", default=None, metavar="DIR", help="the heaprig checkout")
     arguments = parser.parse_args(argv)
     workers = arguments.workers or default_workers()
+    if arguments.rounds < 1 or arguments.repeat < 1:
+        print("heaprig: --rounds and --repeat take a count of at least 1", file=sys.stderr)
+        return 2
     try:
         files = _scenario_files(arguments.paths)
-        scenarios = [load_scenario(path) for path in files] * max(1, arguments.repeat)
+        scenarios = [load_scenario(path) for path in files] * arguments.repeat
         if not scenarios:
             print(f"heaprig: no scenario files in {' '.join(arguments.paths)}", file=sys.stderr)
             return 2
         options = RunOptions(target=arguments.target,
                              root=Path(arguments.root) if arguments.root else None)
-        batched, each = compare_modes(scenarios, options, workers)
+        comparison = compare_modes(scenarios, options, workers, arguments.rounds)
     except HeaprigError as error:
         print(error, file=sys.stderr)
         return 2
     count = len(scenarios)
-    for name, timing in (("batched", batched), ("one boot each", each)):
+    for name, timing in (("batched", comparison.batched),
+                         ("one boot each", comparison.one_boot_each)):
         print(f"{name:>14}: {count} scenarios in {timing.seconds:7.2f} s, {timing.boots:4d} "
               f"boots, {count / timing.seconds:8.1f} scenarios/s")
-    print(f"{'speed-up':>14}: {each.seconds / batched.seconds:.1f}x ({workers} workers, "
-          f"target {arguments.target})")
-    differing = [str(files[index % len(files)]) for index in range(count)
-                 if batched.verdicts[index] != each.verdicts[index]]
+    ratios = comparison.round_speed_ups
+    spread = (f"; median of {len(ratios)} rounds, {min(ratios):.1f}x to {max(ratios):.1f}x"
+              if len(ratios) > 1 else "")
+    print(f"{'speed-up':>14}: {comparison.speed_up:.1f}x ({workers} workers, "
+          f"target {arguments.target}{spread})")
+    batched_cpu, each_cpu = comparison.batched.cpu_seconds, comparison.one_boot_each.cpu_seconds
+    if batched_cpu > 0:
+        print(f"{'cpu time':>14}: batched {batched_cpu:.2f} s, one boot each {each_cpu:.2f} s: "
+              f"{each_cpu / batched_cpu:.1f}x (this process and its QEMUs, medians)")
+    variants = len({options.variant_of(scenario) for scenario in scenarios})
+    print(f"{'bound':>14}: {count / variants:.1f}x (a boot per firmware variant is the floor: "
+          f"{count} scenarios, {variants} variants; the bound if a scenario cost nothing)")
+    differing = [str(files[index % len(files)]) for index in comparison.differing()]
     if differing:
         print("verdicts differ between the two ways for: " + ", ".join(differing),
               file=sys.stderr)

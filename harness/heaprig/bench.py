@@ -64,10 +64,12 @@ TARGET_RATIO = 5.0
 GROWTH_FROM = 8
 """The growth fit ignores the smallest states, where constant costs dominate."""
 
-SCENARIOS_DIR = Path("scenarios")
+SUITE_DIRS = (Path("scenarios"), Path("harness") / "tests" / "scenarios")
+"""The full suite: every scenario ``make test`` runs through the pytest plugin."""
 BATCH_MODULE = "heaprig.batch"
-"""The batch runner: ``python -m heaprig.batch --compare scenarios/`` runs the suite batched and
-one boot each and reports both; the bench takes its figures rather than time the suite again."""
+"""The batch runner: ``python -m heaprig.batch --compare scenarios harness/tests/scenarios`` runs
+the suite batched and one boot each (in alternating rounds, medians) and reports both; the bench
+takes its figures rather than time the suite again."""
 SUITE_TIMEOUT = 900.0
 """Seconds the batch runner's comparison may take (builds included; the suite runs twice)."""
 BATCH_EXIT_VERDICTS_DIFFER = 1
@@ -388,7 +390,7 @@ def render_markdown(report: Report) -> str:
     if throughput is None:
         lines.append("Not measured (`--no-throughput`).")
     else:
-        lines.append(f"`python -m {BATCH_MODULE} --compare {SCENARIOS_DIR}/`, "
+        lines.append(f"`python -m {BATCH_MODULE} --compare {' '.join(map(str, SUITE_DIRS))}`, "
                      f"{throughput.workers} workers (wall clock on this machine; not a test):")
         lines += ["", "| way | scenarios | boots | seconds | scenarios/s |",
                   "|---|---:|---:|---:|---:|"]
@@ -494,8 +496,8 @@ def size_tool_text(root: Path, out: Path) -> int:
 
 
 def suite_throughput(root: Path) -> Throughput:
-    """The suite under scenarios/, batched and one boot each, by the batch runner."""
-    command = [sys.executable, "-m", BATCH_MODULE, "--compare", str(SCENARIOS_DIR),
+    """The full suite (:data:`SUITE_DIRS`), batched and one boot each, by the batch runner."""
+    command = [sys.executable, "-m", BATCH_MODULE, "--compare", *map(str, SUITE_DIRS),
                "--root", str(root)]
     try:
         done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False,

@@ -23,8 +23,11 @@ SLOTS ?= 8
 MOVE ?= 1
 DEBUG ?= 0
 DIR := build/host/s$(SLOTS)-m$(MOVE)-d$(DEBUG)
+# Copied, then renamed into place: another xdist worker may be running the old file, and writing
+# over a program that runs fails ("Text file busy"); a rename leaves the running one alone.
 host:
-\t@mkdir -p $(DIR) && cp fake-host $(DIR)/heaprig-host && chmod +x $(DIR)/heaprig-host
+\t@mkdir -p $(DIR) && cp fake-host $(DIR)/.heaprig-host.new && chmod +x $(DIR)/.heaprig-host.new \
+\t    && mv -f $(DIR)/.heaprig-host.new $(DIR)/heaprig-host
 firmware:
 \t@echo "no firmware in the fake root" >&2; exit 1
 """

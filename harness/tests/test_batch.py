@@ -102,8 +102,10 @@ def test_plan_groups_by_variant_and_cuts_only_when_it_pays(tmp_path: Path) -> No
     assert all(len({c.variant for c in chunk}) == 1 for chunk in two)
     assert [j.key for chunk in two for j in chunk] == [f"r{i}" for i in range(120)] + ["d"]
     assert two == batch.plan_chunks(list(jobs), 2)
-    # A small suite is not cut at all: boots cost more than they would save.
-    assert [len(c) for c in batch.plan_chunks(jobs[:41], 2)] == [40, 1]
+    # A small suite is not cut at all: a boot costs more than the other worker's idle time.
+    assert [len(c) for c in batch.plan_chunks(jobs[:21], 2)] == [20, 1]
+    # 40 scenarios (4 boots' worth at batch.SCENARIO_COST) are: the second worker would idle.
+    assert [len(c) for c in batch.plan_chunks(jobs[:41], 2)] == [20, 20, 1]
 
 
 def load_scenario_text(text: str, path: Path) -> Scenario:
@@ -121,7 +123,8 @@ def report_of(run: ScenarioRun) -> str:
 
 
 @needs_qemu
-def test_batch_equals_one_boot_each(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batch_equals_one_boot_each(tmp_path: Path, workers: int) -> None:
     scenarios = [load_scenario(SUITE / name) for name in PICKED]
     wrong = tmp_path / "scenarios" / "wrong.yaml"
     wrong.parent.mkdir()
@@ -130,7 +133,7 @@ def test_batch_equals_one_boot_each(tmp_path: Path) -> None:
     scenarios.insert(2, load_scenario(wrong))
     options = RunOptions(root=REPO_ROOT)
     tally = batch.Tally()
-    batched = batch.run_scenarios(scenarios, options, workers=1, tally=tally)
+    batched = batch.run_scenarios(scenarios, options, workers=workers, tally=tally)
     assert tally.boots < len(scenarios) and tally.isolations == 0
     for scenario, run in zip(scenarios, batched):
         alone = run_scenario(scenario, options)
@@ -172,6 +175,68 @@ def test_a_fault_mid_batch_is_isolated_and_the_others_pass(tmp_path: Path) -> No
 
 
 @needs_qemu
+def test_each_chunk_is_judged_once_on_its_own_outcomes() -> None:
+    scenarios = [load_scenario(SUITE / name) for name in PICKED]
+    jobs = [batch.Job.of(str(i), s, RunOptions(root=REPO_ROOT)) for i, s in enumerate(scenarios)]
+    chunks = batch.plan_chunks(jobs, 2)
+    judged: list[tuple[list[str], list[str]]] = []
+
+    def judge(chunk: object, outcomes: batch.Outcomes) -> None:
+        judged.append(([job.key for job in chunk], sorted(outcomes)))   # type: ignore[attr-defined]
+
+    outcomes = batch.run_chunks(chunks, 2, judge=judge)
+    assert sorted(judged) == sorted(([j.key for j in c], sorted(j.key for j in c))
+                                    for c in chunks)
+    assert sorted(outcomes) == sorted(job.key for job in jobs)
+
+
+def timing(seconds: float, verdicts: tuple[str, ...] = ("pass", "pass")) -> batch.Timing:
+    return batch.Timing(seconds, len(verdicts), verdicts)
+
+
+def test_comparison_takes_medians_and_checks_every_round() -> None:
+    comparison = batch.Comparison(((timing(0.5), timing(4.0)), (timing(0.3), timing(3.3)),
+                                   (timing(0.9), timing(3.0))))
+    assert comparison.batched.seconds == 0.5 and comparison.one_boot_each.seconds == 3.3
+    assert comparison.speed_up == pytest.approx(3.3 / 0.5)
+    assert comparison.round_speed_ups == pytest.approx((8.0, 11.0, 3.0 / 0.9))
+    assert comparison.differing() == []
+    # A verdict that changes in any run of either way is reported, even if the first agree.
+    flaky = batch.Comparison(((timing(1), timing(2)),
+                              (timing(1), timing(2, ("pass", "fail: 1:at")))))
+    assert flaky.differing() == [1]
+    assert batch.Comparison(((timing(1), timing(2)), (timing(3), timing(5)))).batched.seconds == 2
+    cpu = batch.Comparison(tuple((batch.Timing(1, 1, (), batched), batch.Timing(2, 2, (), each))
+                                 for batched, each in ((0.2, 3.0), (0.4, 1.0), (0.3, 2.0))))
+    assert (cpu.batched.cpu_seconds, cpu.one_boot_each.cpu_seconds) == (0.3, 2.0)
+
+
+@needs_qemu
+def test_compare_command_prints_what_the_bench_reads(capsys: pytest.CaptureFixture[str]) -> None:
+    from heaprig.bench import parse_batch_compare
+    files = [str(SUITE / name) for name in PICKED[:2] + PICKED[-2:]]
+    code = batch.main([*files, "--compare", "--rounds", "2", "--workers", "2",
+                       "--root", str(REPO_ROOT)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    throughput = parse_batch_compare(out, code, "compare")
+    variants = {firmware.Variant.of(load_scenario(Path(f)).config) for f in files}
+    assert (throughput.batched.scenarios, throughput.batched.boots) == (4, len(variants))
+    assert (throughput.one_boot_each.scenarios, throughput.one_boot_each.boots) == (4, 4)
+    assert "median of 2 rounds" in out and "verdicts: the same both ways" in out
+    assert f"bound: {4 / len(variants):.1f}x" in out
+    assert "cpu time: batched " in out
+    assert f"4 scenarios, {len(variants)} variants" in out
+
+
+@pytest.mark.parametrize("option", ["--rounds", "--repeat"])
+def test_compare_refuses_a_count_below_one(option: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert batch.main([str(SUITE), "--compare", option, "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+@needs_qemu
 def test_reset_leaves_no_budget_count_behind(tmp_path: Path) -> None:
     """A scenario's budget counts from its own reset: a long scenario before a short one with a
     budget that only fits it does not use that budget up."""
@@ -188,12 +253,13 @@ def test_reset_leaves_no_budget_count_behind(tmp_path: Path) -> None:
 # --- the reset proof catches a planted leak -------------------------------------------------------
 
 
-def planted_host(tmp_path: Path, plant: int) -> Path:
-    """The host build with HEAPRIG_PLANT_RESET_LEAK=plant, built outside build/."""
+def planted_host(tmp_path: Path, plant: int, *defines: str) -> Path:
+    """The host build with HEAPRIG_PLANT_RESET_LEAK=plant (and ``defines``, ``NAME=VALUE``),
+    built outside build/."""
     directory = tmp_path / f"plant-{plant}"
+    flags = " ".join(f"-D{define}" for define in (f"HEAPRIG_PLANT_RESET_LEAK={plant}", *defines))
     command = ["make", "-s", "-C", str(REPO_ROOT), "-f", "target/host.mk", "host",
-               f"HOST_BUILD_DIR={directory}",
-               f"HOST_EXTRA_CFLAGS=-DHEAPRIG_PLANT_RESET_LEAK={plant}"]
+               f"HOST_BUILD_DIR={directory}", f"HOST_EXTRA_CFLAGS={flags}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         pytest.skip(f"the host build is not available here: {done.stderr.strip()[-300:]}")
@@ -223,6 +289,31 @@ def test_reset_proof_catches_a_planted_leak(tmp_path: Path, plant: int,
     split = batch.split_results(ran.results, parts)
     assert split.culprit == 1 and split.texts[0] is not None
     assert last["ev"] == parts[1].offset + 2
+
+
+ARENA_MAX = 256 * 1024
+"""HEAPRIG_ARENA_MAX's default (target/include/heaprig_config.h)."""
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize(("arena_max", "word"), [
+    (ARENA_MAX, 0),                              # the first word of the first round
+    (ARENA_MAX, 8 * 3 + 5),                      # inside a round, not its first word
+    (ARENA_MAX, ARENA_MAX // 4 - 1),             # the last word of the last round
+    (ARENA_MAX - 3 * 4, ARENA_MAX // 4 - 4),     # a buffer that is not whole rounds: its tail
+])
+def test_reset_proof_names_the_stray_word(tmp_path: Path, arena_max: int, word: int) -> None:
+    """The proof reads the buffer eight words a round; a round that is not all pattern must
+    still be searched down to the exact word, and words after the last whole round are read."""
+    binary = planted_host(tmp_path, 3, f"HEAPRIG_PLANT_STRAY_WORD={word}",
+                          f"HEAPRIG_ARENA_MAX={arena_max}u")
+    job = batch.Job.of("0", load_scenario(SUITE / "demo" / "fragmentation.yaml"),
+                       RunOptions(target="host"))
+    stream, _ = batch.batch_stream([job])
+    ran = qemu_runner.run_events(stream, binary, REPO_ROOT, "host", timeout=60)
+    last = json.loads(ran.results.strip().splitlines()[-1])
+    assert ran.exit_code == 5
+    assert (last["op"], last["proof"], last["at"]) == ("reset_failed", "arena_pattern", word * 4)
 
 
 def test_reset_failed_is_a_terminal_line() -> None:

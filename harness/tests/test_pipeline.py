@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from helpers import FakeRoot, fixture_text
+from helpers import REPO_ROOT, FakeRoot, fixture_text, qemu_missing
 
 from heaprig import qemu_runner
 from heaprig.errors import FirmwareBuildError, ProtocolError, RunError
@@ -108,6 +109,24 @@ def test_keep_directory_holds_events_and_results(fake_root: FakeRoot, bubble_sce
     kept = tmp_path / "kept" / "bubble"
     assert (kept / qemu_runner.EVENTS_FILE).read_text() == fake_root.last_events
     assert (kept / qemu_runner.RESULTS_FILE).read_text() == fixture_text("bubble.jsonl")
+
+
+@pytest.mark.skipif(qemu_missing(), reason="qemu-system-arm is not installed")
+def test_launcher_passes_paths_with_spaces_commas_and_backslashes(tmp_path: Path) -> None:
+    """qemu/run-firmware escapes each file name for QEMU's option parser and the firmware's
+    command line; the files must be the ones the firmware opens."""
+    from heaprig import firmware
+    from heaprig.compiler import compile_scenario
+    scenario = load_scenario(REPO_ROOT / "scenarios" / "demo" / "fragmentation.yaml")
+    binary = firmware.build(REPO_ROOT, firmware.Variant.of(scenario.config))
+    odd = tmp_path / "a dir, with\\ odd,, names"
+    odd.mkdir()
+    events, results = odd / "events 1,x.txt", odd / "results,1 \\x.jsonl"
+    events.write_text(compile_scenario(scenario).events)
+    command = qemu_runner.command_for("qemu", binary, events, results, REPO_ROOT, 10**8)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert results.read_text().splitlines()[-1].startswith('{"op":"end"')
 
 
 def test_qemu_command_line(tmp_path: Path) -> None:
