@@ -77,11 +77,6 @@ EQUIVALENT: dict[str, str] = {
     'free_memory: `report_misuse("free_memory: not a handle of this heap");` @0: '
     '`report_misuse("free_memory: not a handle of this heap");` -> `;`':
         "inside the foreign-handle branch (marked unreachable): the rig never frees one",
-    "free_memory: `for (int side = SIDE_LOW; side < SIDE_COUNT; side++) {` @31: `<` -> `<=`":
-        "side 2 reads past heads[] into slots[0].ptr (out of bounds: this build lays slots right "
-        "after heads); that equals a freed block's header only if a block started at slot 0's "
-        "data, and no block does: blocks tile the sides, and embedded ones lie in the GC pool, "
-        "which starts past the allocation table (MODEL.md), never at the heap's data",
     "own_blocks: `for (supervisor_allocation *slot = heap.slots; slot < heap.slots + "
     "SUPERVISOR_SLOTS; slot++) {` @52: `<` -> `<=`":
         "one more step, past the table: the word there is the state's slots_before_move, NULL "

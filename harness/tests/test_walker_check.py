@@ -41,7 +41,6 @@ steps:
 LIES = {
     "LIE_LENGTH": "at 0: the walker's length for this block is not get_allocation_length()'s",
     "LIE_OWNER": "at 0: the walker names another handle as this block's owner",
-    "LIE_MOVABLE": "at 0: the walker's MOVABLE flag for this block is not what was asked for",
     "LIE_HIDDEN": "at 24: the walker's free middle is not [end of the low side, high side)",
 }
 

@@ -7,11 +7,10 @@
  */
 #define LIE_LENGTH 1  /* four bytes more than the block has */
 #define LIE_OWNER 2   /* no owning handle */
-#define LIE_MOVABLE 3 /* the MOVABLE flag flipped */
-#define LIE_HIDDEN 4  /* the block left out */
+#define LIE_HIDDEN 3  /* the block left out */
 
 #ifndef WALKER_LIE
-#error "build with -DWALKER_LIE=LIE_LENGTH (or LIE_OWNER, LIE_MOVABLE, LIE_HIDDEN)"
+#error "build with -DWALKER_LIE=LIE_LENGTH (or LIE_OWNER, LIE_HIDDEN)"
 #endif
 
 /* The allocator's own walker, under another name. */
@@ -36,8 +35,6 @@ static void tell(const heap_region_t *region, void *context) {
         told.length += WORD_BYTES;
 #elif WALKER_LIE == LIE_OWNER
         told.allocation = NULL;
-#elif WALKER_LIE == LIE_MOVABLE
-        told.movable = !told.movable;
 #elif WALKER_LIE == LIE_HIDDEN
         return;
 #endif
