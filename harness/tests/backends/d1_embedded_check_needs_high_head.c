@@ -65,7 +65,8 @@
  *   a low block's next is the block below it, a high block's next the block above it; the
  *   block at `bottom` (or `top`) has NULL. Embedded blocks link the embedded list instead, and
  *   `next` is the header's first word on purpose: it is the word the GC scans to keep the
- *   next embedded block alive.
+ *   next embedded block alive. Inside supervisor_move_memory() it holds the block's owner
+ *   instead (block_owner(); the links are re-made before the move returns).
  * - `length_and_flags` is the data length in bytes (a multiple of 4, never 0) with HOLE and
  *   MOVABLE in its two low bits. A hole has HOLE alone. Use the accessors below, never the field.
  *
@@ -350,6 +351,7 @@ supervisor_allocation *allocate_remaining_memory(void) {
 }
 
 size_t get_allocation_length(supervisor_allocation *allocation) {
+    /* unreachable: ptr NULL (a freed handle); the rig asks only about handles it holds. */
     if (allocation == NULL || allocation->ptr == NULL) {
         return 0;
     }
@@ -366,6 +368,7 @@ static void head_to_middle(int side) {
 }
 
 #if HEAPRIG_DEBUG
+/* unreachable: the loop running out (false); the rig frees only handles this heap gave it. */
 static bool is_handle(const supervisor_allocation *allocation) {
     for (size_t i = 0; i < SUPERVISOR_SLOTS; i++) {
         if (allocation == &heap.slots[i]) {
@@ -377,10 +380,12 @@ static bool is_handle(const supervisor_allocation *allocation) {
 #endif
 
 void free_memory(supervisor_allocation *allocation) {
+    /* unreachable: ptr NULL; the rig frees NULL for a failed allocation, never a freed handle. */
     if (allocation == NULL || allocation->ptr == NULL) {
         return; /* R7 */
     }
 #if HEAPRIG_DEBUG
+    /* unreachable: the rig frees only handles this heap gave it (a board's bug, not the rig's). */
     if (!is_handle(allocation)) {
         report_misuse("free_memory: not a handle of this heap");
         return;
@@ -426,12 +431,37 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
 
 #if SUPERVISOR_MOVE_SUPPORT
 
-/* Points the handle of the block that was at `from` at its copy at `to`. */
-static void handle_follow_move(block_t *from, block_t *to) {
-    supervisor_allocation *handle = slot_holding(heap.slots, block_data(from));
-    /* Every block is carved only once a slot is secured (R5), so a live block has a handle. */
-    debug_assert(handle != NULL);
-    handle->ptr = block_data(to);
+/*
+ * During the move a block's `next` is scratch: the low side's links are re-derived from the
+ * layout afterwards (relink_low_side), and an embedded block's link is parked in its handle
+ * (see own_blocks). So `next` holds the block's owner instead, and a moved block carries its
+ * owner along in its header: no handle is ever searched for.
+ */
+static inline void block_set_owner(block_t *block, supervisor_allocation *owner) {
+    block->next = (block_t *)(void *)owner;
+}
+
+static inline supervisor_allocation *block_owner(const block_t *block) {
+    return (supervisor_allocation *)(void *)block->next;
+}
+
+/*
+ * One pass over the slots: every low or embedded block (all below the high side; the GC heap is
+ * freed, so embedded blocks lie in the middle) swaps words with its handle: the handle parks the
+ * block's `next` (an embedded block's list link; a low block's, which is stale anyway) and the
+ * block holds its owner. High blocks never move and keep theirs.
+ */
+static void own_blocks(char *high_edge) {
+    for (supervisor_allocation *slot = heap.slots; slot < heap.slots + SUPERVISOR_SLOTS; slot++) {
+        if (slot->ptr == NULL) {
+            continue;
+        }
+        block_t *block = block_from_data(slot->ptr);
+        if (block_start(block) < high_edge) {
+            slot->ptr = (uint32_t *)(void *)block->next;
+            block_set_owner(block, slot);
+        }
+    }
 }
 
 static void reverse_words(uint32_t *first, uint32_t *last) {
@@ -443,78 +473,154 @@ static void reverse_words(uint32_t *first, uint32_t *last) {
     }
 }
 
+/* [first, middle)[middle, last) -> [middle, last)[first, middle), in place (three reversals). */
+static void rotate(char *first, char *middle, char *last) {
+    reverse_words((uint32_t *)first, (uint32_t *)middle);
+    reverse_words((uint32_t *)middle, (uint32_t *)last);
+    reverse_words((uint32_t *)first, (uint32_t *)last);
+}
+
+/*
+ * The holes gathered below the block being looked at (one stretch of compaction): the gap
+ * [bottom, that block) they cover, whose bytes are garbage but for the record: the holes'
+ * length-and-flags words, oldest first, kept somewhere inside the gap. Every hole is at least
+ * a header and a word (12 bytes) and its record entry one word, so the record fills at most a
+ * third of the gap.
+ */
+typedef struct {
+    char *bottom;
+    uint32_t *record;
+    uint32_t count;
+} gap_t;
+
+static inline uint32_t record_bytes(const gap_t *gap) {
+    return gap->count * WORD_BYTES;
+}
+
+/* The record moved to the top of the gap (`top`, where the gap ends): as far as it can be from
+ * the gap's bottom. */
+static void record_to_top(gap_t *gap, char *top) {
+    gap->record = memmove(top - record_bytes(gap), gap->record, record_bytes(gap));
+}
+
+/*
+ * A movable block [from, next), right above the gap, goes down to the gap's bottom (header and
+ * data) and the gap rises above it, to end at `next`. memmove does it unless it would overwrite
+ * the record; then the record first goes to the top of the gap and is rotated past the block
+ * ([record][block] -> [block][record]) before the copy. Such a relocation costs the record's
+ * bytes (at most a third of the gap) and the block's size once more, and leaves the record at
+ * the top of the new gap, at least two thirds of the gap above its bottom: the blocks copied
+ * until the next relocation (the one that causes it included) add up to that much, which pays
+ * for it. The work stays linear in the bytes moved.
+ */
+static void block_below_gap(gap_t *gap, char *from, char *next) {
+    uint32_t size = (uint32_t)(next - from);
+    if (gap->bottom + size > (char *)gap->record) {
+        record_to_top(gap, from);
+        rotate((char *)gap->record, from, next);
+        from = (char *)gap->record;
+        gap->record = (uint32_t *)(from + size);
+    }
+    memmove(gap->bottom, from, size);
+    gap->bottom += size;
+}
+
+/*
+ * The end of a stretch (an immovable block or the low side's end, at `top`): the holes are
+ * re-made in the gap in their old order and sizes; only their length words (their `next` is
+ * re-derived later). With the record at the top, each length word is written below the entries
+ * still to be read: the holes left are at least 12 bytes each, their entries 4.
+ */
+static void gap_to_holes(gap_t *gap, char *top) {
+    record_to_top(gap, top);
+    char *cursor = gap->bottom;
+    for (uint32_t i = 0; i < gap->count; i++) {
+        block_t *hole = block_at(cursor);
+        hole->length_and_flags = gap->record[i];
+        cursor = block_end(hole);
+    }
+    gap->count = 0;
+}
+
 /*
  * Step 2, compaction. Holes bubble up past movable blocks and stop at immovable ones, so within
  * each stretch between immovable blocks the movable blocks end up packed at its bottom in their
  * old order, and its holes above them in their old order and sizes. One pass bottom-up does it:
- * `hole_run` is the start of the holes gathered right below the block being looked at; a movable
- * block meeting a run is rotated below it ([run][block] -> [block][run], three reversals),
- * carrying the run's hole headers up with it intact.
+ * the holes' contents are garbage, so only their lengths are kept (the gap's record) while each
+ * movable block is copied down past them.
  */
 static void compact_low_side(char *end) {
-    char *hole_run = NULL;
+    gap_t gap;
+    gap.count = 0; /* no holes yet: the first one sets the rest */
     for (char *cursor = arena_bottom(); cursor < end;) {
         block_t *block = block_at(cursor);
         char *next = block_end(block);
         if (block_is_hole(block)) {
-            if (hole_run == NULL) {
-                hole_run = cursor;
+            if (gap.count == 0) {
+                gap.bottom = cursor;
+                gap.record = (uint32_t *)cursor;
             }
-        } else if (hole_run != NULL && block_is_movable(block)) {
-            handle_follow_move(block, block_at(hole_run));
-            reverse_words((uint32_t *)hole_run, (uint32_t *)cursor);
-            reverse_words((uint32_t *)cursor, (uint32_t *)next);
-            reverse_words((uint32_t *)hole_run, (uint32_t *)next);
-            hole_run += next - cursor;
-        } else {
-            hole_run = NULL; /* an immovable block stops the holes (a movable one had none) */
+            /* The entry's word lies in the gap or in this hole's header, read just before. */
+            gap.record[gap.count++] = block->length_and_flags;
+        } else if (gap.count != 0) {
+            if (block_is_movable(block)) {
+                block_below_gap(&gap, cursor, next);
+            } else {
+                gap_to_holes(&gap, cursor);
+            }
         }
         cursor = next;
+    }
+    if (gap.count != 0) {
+        gap_to_holes(&gap, end);
     }
 }
 
 /*
- * Steps 2-3, after compaction: every low `next` is re-derived from the packed layout, and the
- * low head becomes the topmost block that is not a hole, so the holes that reached the top
- * return to the middle (R8). `end` is the low side's end from before the move: the low head
- * pointer itself is stale now.
+ * Steps 2-3, after compaction: every low `next` is re-derived from the packed layout, each low
+ * block's owner is pointed at its data, and the low head becomes the topmost block that is not a
+ * hole, so the holes that reached the top return to the middle (R8). `end` is the low side's end
+ * from before the move: the low head pointer itself is stale now.
  */
 static void relink_low_side(char *end) {
     block_t *below = NULL;
     heap.heads[SIDE_LOW] = NULL;
     for (char *cursor = arena_bottom(); cursor < end; cursor = block_end(below)) {
         block_t *block = block_at(cursor);
-        block->next = below;
-        below = block;
         if (!block_is_hole(block)) {
+            block_owner(block)->ptr = block_data(block);
             heap.heads[SIDE_LOW] = block;
         }
+        block->next = below;
+        below = block;
     }
 }
 
 /*
  * Step 4, promotion. The dead GC heap is free middle now, so each embedded block lies in the
- * middle; the list is in address order. Lowest first, each is placed as allocate_memory(length,
- * low, movable) would place it (exact low hole, else the middle: no VM runs, and the middle holds
- * the block itself) and copied down: its new place never reaches above its old one, and every
- * block not yet moved lies higher still.
+ * middle; the list is in address order, its links parked in the owners (own_blocks). Lowest
+ * first, each is placed as allocate_memory(length, low, movable) would place it (exact low hole,
+ * else the middle: no VM runs, and the middle holds the block itself) and copied down: its new
+ * place never reaches above its old one, and every block not yet moved lies higher still.
  */
 static void promote_embedded_blocks(void) {
     block_t *from = heaprig_embedded_root;
     heaprig_embedded_root = NULL;
     while (from != NULL) {
-        block_t *next = from->next;
+        supervisor_allocation *owner = block_owner(from);
+        block_t *next = (block_t *)(void *)owner->ptr;
         uint32_t length = block_length(from);
         block_t *to = place_block(length, false, true);
         /* memmove: `to` may overlap `from`. The header written at `to` stays below from's data. */
         memmove(block_data(to), block_data(from), length);
-        handle_follow_move(from, to);
+        owner->ptr = block_data(to);
         from = next;
     }
 }
 
 void supervisor_move_memory(void) {
 #if HEAPRIG_DEBUG
+    /* unreachable: the rig calls it only at VM exit, after the GC heap is torn down (MODEL.md). */
     if (heaprig_gc_alloc_possible()) {
         report_misuse("supervisor_move_memory: called while the VM heap is alive");
         return;
@@ -530,6 +636,7 @@ void supervisor_move_memory(void) {
     memcpy(slots_before_move, heap.slots, sizeof(slots_before_move));
     /* Compaction only permutes blocks and holes, so the low side keeps its extent. */
     char *end = low_end();
+    own_blocks(high_start());
     compact_low_side(end);
     relink_low_side(end);
     promote_embedded_blocks();
@@ -548,6 +655,8 @@ void supervisor_move_memory(void) {
 #endif
 
 /* ---- Walker ------------------------------------------------------------------------------- */
+/* After every event the rig holds this walk to what it observes through the handles
+ * (target/interp/walker_check.c): a map dump or a debugger that trusts it sees the truth. */
 
 static void visit_side(char *from, char *to, bool high, heap_walker_t visit, void *context) {
     for (char *cursor = from; cursor < to; cursor += block_size(block_at(cursor))) {
@@ -590,6 +699,18 @@ void heap_walk(heap_walker_t visit, void *context) {
 /*
  * Read-only. Walks follow block sizes, not `next` links, and every address is bounds-checked
  * before it is read, so a corrupted heap is reported rather than crashing the checker.
+ *
+ * Its failure paths run only on a broken heap: the allocator keeps every invariant. The
+ * scenarios of scenarios/corruption/ break the heap on purpose, with `poke` (PROTOCOL.md): it
+ * writes words of the arena (links, length words) behind the allocator's back, as a driver's
+ * stray write would. The paths they still cannot reach carry a marker saying why (`make
+ * coverage` counts them apart, harness/heaprig/coverage_report.py), for one of two reasons:
+ *   - the state they look at is the allocator's own (the heads, the handle slots, the embedded
+ *     list's root word, the move's slot copy), which no event writes; or
+ *   - the corruption that would reach them changes what the rig observes through the handles,
+ *     and the rig's backend-neutral detectors, run before this checker after every event (and
+ *     only together with it), report it first and end the run (PROTOCOL.md "Detectors").
+ * These paths are still what reports a wrong allocator, e.g. a mutant's.
  */
 
 static heap_check_result_t broken(const char *invariant, const void *where, const char *detail) {
@@ -599,6 +720,8 @@ static heap_check_result_t broken(const char *invariant, const void *where, cons
 static const heap_check_result_t heap_sound = {NULL, NULL, NULL};
 
 static bool in_arena(const void *address) {
+    /* unreachable: false. It is asked about the heads and the handles' pointers, allocator state
+     * no event writes (poke writes only the arena's words). */
     return (const char *)address >= arena_bottom() && (const char *)address <= arena_top();
 }
 
@@ -608,16 +731,24 @@ static bool word_aligned(const void *address) {
 
 /* A block header that can be read, whose data length is sane and which ends by `limit`. */
 static bool block_fits(const char *start, const char *limit) {
+    /* unreachable: a header starting misaligned or less than a header before the limit. Walks
+     * step by whole block sizes, so only a length that does not tile gets them there, and that
+     * changes a block's observed extent (detectors first: `orphan` for a hole's or the gap a
+     * block leaves, `overlap`, `guard`); heads and embedded nodes are the allocator's to place. */
     if (!word_aligned(start) || start + SUPERVISOR_HEADER_BYTES > limit) {
         return false;
     }
     const block_t *block = (const block_t *)start;
     uint32_t length = block_length(block);
+    /* unreachable: false for a length past the limit: the limit is the low head's end (which moves
+     * with the head's own length), the top or the GC heap's end, and a length running past it
+     * makes the block overlap the next or leave the arena (detectors first). */
     return length != 0 && length <= (uint32_t)(limit - start) - SUPERVISOR_HEADER_BYTES;
 }
 
 /* A head that is set but whose header cannot be read inside the arena. */
 static bool head_unreadable(const block_t *head) {
+    /* unreachable: true for a head outside the arena (allocator state no event writes). */
     return head != NULL && !(in_arena(head) && block_fits((const char *)head, arena_top()));
 }
 
@@ -628,12 +759,16 @@ static bool head_is_hole(const block_t *head) {
 static heap_check_result_t check_low_side(void) {
     block_t *head = heap.heads[SIDE_LOW];
     if (head_unreadable(head)) {
-        return broken("low_chain_packed", head, "the low head lies outside the arena");
+        return broken("low_chain_packed", head,
+                      "the low head's header is not a readable block inside the arena");
     }
     char *end = low_end();
     block_t *below = NULL;
     char *cursor = arena_bottom();
     while (cursor < end) {
+        /* unreachable: a block below the head whose length is 0 or runs past the head: the gap it
+         * leaves or the block it runs into is a detector's finding first (the head's own bad
+         * length fails head_unreadable above). */
         if (!block_fits(cursor, end)) {
             return broken("low_chain_packed", cursor,
                           "a low block's length runs past the low head or is zero");
@@ -645,6 +780,8 @@ static heap_check_result_t check_low_side(void) {
         below = block;
         cursor += block_size(block);
     }
+    /* unreachable: the walk misses the head only through a length that does not tile (detectors
+     * first, as above) or a head the allocator misplaced (its own state). */
     if (below != head) {
         return broken("low_chain_packed", head,
                       "walking up from the bottom does not land on the low head");
@@ -654,11 +791,15 @@ static heap_check_result_t check_low_side(void) {
 
 static heap_check_result_t check_high_side(void) {
     char *top = arena_top();
+    /* unreachable: the high head's length poked to 0 leaves a gap between its header and the
+     * block above, an `orphan` finding first; a head outside the arena is allocator state. */
     if (head_unreadable(heap.heads[SIDE_HIGH])) {
         return broken("high_chain_packed", heap.heads[SIDE_HIGH],
-                      "the high head lies outside the arena");
+                      "the high head's header is not a readable block inside the arena");
     }
     for (char *cursor = high_start(); cursor < top;) {
+        /* unreachable: a high block whose length is 0 or runs past the top: the gap it leaves or
+         * the block it runs into (or the arena's edge) is a detector's finding first. */
         if (!block_fits(cursor, top)) {
             return broken("high_chain_packed", cursor, "a high block's length runs past the top");
         }
@@ -696,15 +837,21 @@ static heap_check_result_t check_embedded_list(void) {
     size_t count = 0;
     block_t *gc_heap = heap.heads[SIDE_LOW];
     for (block_t *block = heaprig_embedded_root; block != NULL; block = block->next) {
+        /* unreachable: the list's root word is the allocator's to write (the rig's GC root, SPEC
+         * §2), no event writes it, and the allocator empties the list at every VM exit. */
         if (!heaprig_gc_alloc_possible()) {
             return broken("embedded_inside_gc_heap", block, "an embedded block outlived its VM");
         }
         /* The GC heap is the low head while a VM runs; embedded blocks lie in its data. */
+        /* unreachable: a node outside the GC heap's data is no embedded block any handle owns:
+         * the `orphan` detector's walk of the list reports it first. */
         if (gc_heap == NULL || (char *)block < (char *)block_data(gc_heap) ||
             !block_fits((char *)block, block_end(gc_heap))) {
             return broken("embedded_inside_gc_heap", block,
                           "an embedded block lies outside the GC heap");
         }
+        /* unreachable: more nodes than handles, or a cycle: a node no handle owns, or a walk
+         * longer than there are owners, is an `orphan` finding first. */
         if (++count > SUPERVISOR_SLOTS) {
             return broken("block_has_handle", block, "more embedded blocks than handle slots");
         }
@@ -721,11 +868,15 @@ static heap_check_result_t check_handles(void) {
         if (ptr == NULL) {
             continue;
         }
+        /* unreachable: a pointer outside the arena or misaligned: handles are allocator state no
+         * event writes (a block at no live place is reachable: a hole's bit, an unlinked node). */
         if (!in_arena(ptr) || !word_aligned(ptr) || !is_live_block(block_from_data(ptr))) {
             return broken("handle_points_at_block", block_from_data(ptr),
                           "a live handle does not point at the data of a live block");
         }
         for (size_t j = i + 1; j < SUPERVISOR_SLOTS; j++) {
+            /* unreachable: two handles holding one pointer (handles are allocator state; two
+             * live blocks at one place are an `overlap` finding first). */
             if (heap.slots[j].ptr == ptr) {
                 return broken("handles_distinct", block_from_data(ptr),
                               "two handles share a block");
@@ -738,6 +889,8 @@ static heap_check_result_t check_handles(void) {
 static heap_check_result_t check_every_block_owned(char *from, char *to) {
     for (char *cursor = from; cursor < to; cursor += block_size(block_at(cursor))) {
         block_t *block = block_at(cursor);
+        /* unreachable: a live block no handle owns lies between owned blocks (the heads are
+         * owned): the `orphan` detector reads every such gap first. */
         if (!block_is_hole(block) && slot_holding(heap.slots, block_data(block)) == NULL) {
             return broken("block_has_handle", block, "a live block is owned by no handle");
         }
@@ -750,6 +903,8 @@ heap_check_result_t heap_check(void) {
     if (result.invariant == NULL) {
         result = check_high_side();
     }
+    /* unreachable: the heads are allocator state, and a low head whose poked length runs over
+     * the high side is an `overlap` finding (past the top a `guard` finding) first. */
     if (result.invariant == NULL && low_end() > high_start()) {
         result = broken("middle_non_negative", heap.heads[SIDE_LOW],
                         "the low head overlaps the high head");
@@ -772,13 +927,18 @@ heap_check_result_t heap_check(void) {
     if (result.invariant == NULL) {
         result = check_every_block_owned(high_start(), arena_top());
     }
+    /* unreachable: the loop ending on an invariant it broke (an embedded node no handle owns,
+     * an `orphan` finding first). */
     for (block_t *block = heaprig_embedded_root; result.invariant == NULL && block != NULL;
          block = block->next) {
+        /* unreachable: as the loop's own condition above. */
         if (slot_holding(heap.slots, block_data(block)) == NULL) {
             result = broken("block_has_handle", block, "an embedded block is owned by no handle");
         }
     }
 #if SUPERVISOR_MOVE_SUPPORT
+    /* unreachable: the slot copy is set and cleared inside supervisor_move_memory(), allocator
+     * state no event writes; the checker runs between events. */
     if (result.invariant == NULL && heap.slots_before_move != NULL) {
         result = broken("move_finished", NULL, "R12 lookups still active after the move");
     }
