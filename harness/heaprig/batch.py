@@ -103,9 +103,11 @@ class Job:
         return sum(1 for line in self.body if line.strip() and not line.lstrip().startswith("#"))
 
 
-PREAMBLE = ("budget {budget}", "checking on", "snapshots off")
-"""The batch's own events before each scenario: its instruction limit, and the two modes back
-to their boot values (``reset`` leaves modes alone: they belong to the stream, PROTOCOL.md)."""
+PREAMBLE = ("part", "budget {budget}", "checking on", "snapshots off")
+"""The batch's own events before each scenario: ``part`` (a finding from here on ends this
+scenario only: the firmware writes ``part_end`` and skips to the next ``part``), its instruction
+limit, and the two modes back to their boot values (``reset`` leaves modes alone: they belong to
+the stream, PROTOCOL.md)."""
 
 
 @dataclass(frozen=True)
@@ -125,11 +127,16 @@ class Part:
 @dataclass(frozen=True)
 class Split:
     """A batch's results shared out. ``texts[i]``: part ``i``'s results as a boot of its own
-    would have written them, or ``None`` if it did not finish; ``culprit``: the part the run
-    ended in early (``None`` when every part finished)."""
+    would have written them, or ``None`` if it did not finish; ``statuses[i]``: the exit status
+    that boot would have had (0, or the ``part_end`` status of a part a finding ended);
+    ``culprit``: the part the run ended in early (``None`` when every part finished)."""
 
     texts: tuple[str | None, ...]
     culprit: int | None
+    statuses: tuple[int, ...] = ()
+
+    def status(self, index: int) -> int:
+        return self.statuses[index] if index < len(self.statuses) else 0
 
 
 def batch_stream(jobs: Sequence[Job]) -> tuple[str, tuple[Part, ...]]:
@@ -157,6 +164,7 @@ def split_results(text: str, parts: Sequence[Part]) -> Split:
     starts = [part.start for part in parts]
     ready: str | None = None
     lines: list[list[str]] = [[] for _ in parts]
+    statuses = [0] * len(parts)
     current = 0
     reached = -1
     ended = False
@@ -180,12 +188,17 @@ def split_results(text: str, parts: Sequence[Part]) -> Split:
                 continue                    # the batch's own events, not the scenario's
             lines[current].append(_EV.sub(f'"ev":{max(own, 0)}', raw, count=1))
             continue
+        if op == "part_end" and isinstance(fields.get("status"), int):
+            statuses[current] = fields["status"]   # a finding ended this part: no `end` line
+            reached = max(reached, current)
+            continue
         if op == "end" and isinstance(fields.get("events"), int):
             ended = fields["events"] >= parts[-1].last
             if ended:
                 current = len(parts) - 1        # the stream ran out in its last part
             reached = max(reached, current)
-            lines[current].append(_end_line(fields["events"] - parts[current].offset))
+            if not statuses[current]:
+                lines[current].append(_end_line(fields["events"] - parts[current].offset))
             continue
         lines[current].append(raw)
         reached = max(reached, current)
@@ -201,9 +214,10 @@ def split_results(text: str, parts: Sequence[Part]) -> Split:
         if index >= finished:
             texts.append(None)
             continue
-        tail = [] if index == len(parts) - 1 and ended else [_end_line(part.job.event_count)]
+        last_ran_out = index == len(parts) - 1 and ended
+        tail = [] if last_ran_out or statuses[index] else [_end_line(part.job.event_count)]
         texts.append("\n".join(head + lines[index] + tail) + "\n")
-    return Split(tuple(texts), culprit)
+    return Split(tuple(texts), culprit, tuple(statuses))
 
 
 # --- running ---------------------------------------------------------------------------------------
@@ -255,10 +269,10 @@ def run_batch(jobs: Sequence[Job], binary: Path, root: Path, tally: Tally | None
                                      sum(timeouts), pending[0].options.budget,
                                      segments=timeouts)
         split = split_results(ran.results, parts)
-        for part, text in zip(parts, split.texts):
+        for index, (part, text) in enumerate(zip(parts, split.texts)):
             if text is not None:
-                outcome = qemu_runner.RunOutcome(ran.command, 0, text, "", "", False,
-                                                 ran.seconds / len(parts))
+                outcome = qemu_runner.RunOutcome(ran.command, split.status(index), text, "", "",
+                                                 False, ran.seconds / len(parts))
                 _keep(part.job, outcome)
                 outcomes[part.job.key] = outcome
         if split.culprit is None:

@@ -689,11 +689,11 @@ def first_failure(group: Sequence, options) -> tuple[int, str] | None:
         ran = qemu_runner.run_events(stream, binary, root, options.target, sum(timeouts),
                                      options.budget, segments=timeouts)
         split = split_results(ran.results, parts)
-        for part, text in zip(parts, split.texts):
+        for index, (part, text) in enumerate(zip(parts, split.texts)):
             if text is None:
                 break
-            problem = failure(part.job, qemu_runner.RunOutcome(ran.command, 0, text, "", "", False,
-                                                               ran.seconds / len(parts)))
+            problem = failure(part.job, qemu_runner.RunOutcome(
+                ran.command, split.status(index), text, "", "", False, ran.seconds / len(parts)))
             if problem is not None:
                 return int(part.job.key), problem
         if split.culprit is None:

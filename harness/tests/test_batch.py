@@ -49,9 +49,12 @@ def test_stream_numbers_each_scenario_after_its_preamble(tmp_path: Path) -> None
     events = [line for line in stream.splitlines()[1:]
               if line.strip() and not line.startswith("#")]
     count = jobs[0].event_count
-    assert [part.offset for part in parts] == [3, 3 + count + 3]
-    assert events[0] == f"budget {qemu_runner.DEFAULT_BUDGET}"
-    assert events[parts[1].start - 1] == "budget 1234"
+    preamble = len(batch.PREAMBLE)
+    assert [part.offset for part in parts] == [preamble, preamble + count + preamble]
+    assert events[0] == "part"
+    assert events[1] == f"budget {qemu_runner.DEFAULT_BUDGET}"
+    assert events[parts[1].start - 1] == "part"
+    assert events[parts[1].start] == "budget 1234"
     # Each scenario's own event k is event offset + k of the batch.
     own = [line for line in jobs[1].compiled.events.splitlines()[1:]
            if line.strip() and not line.startswith("#")]
@@ -62,11 +65,14 @@ def test_split_renumbers_events_and_finds_the_culprit(tmp_path: Path) -> None:
     jobs = two_jobs(tmp_path)
     _, parts = batch.batch_stream(jobs)
     second = parts[1].offset
+    first = parts[0].offset
     text = "\n".join([
         '{"op":"ready","version":1}',
-        '{"op":"budget","ev":1}', '{"op":"checking","ev":2}', '{"op":"snapshots","ev":3}',
-        '{"op":"build","ev":4}', '{"op":"reset","ev":5,"arena":1024,"stack":128}',
-        f'{{"op":"budget","ev":{parts[1].start}}}',
+        '{"op":"part","ev":1}', '{"op":"budget","ev":2}', '{"op":"checking","ev":3}',
+        '{"op":"snapshots","ev":4}',
+        f'{{"op":"build","ev":{first + 1}}}',
+        f'{{"op":"reset","ev":{first + 2},"arena":1024,"stack":128}}',
+        f'{{"op":"part","ev":{parts[1].start}}}',
         f'{{"op":"build","ev":{second + 1}}}',
         f'{{"op":"fault","ev":{second + 2},"kind":"budget","instructions":10000}}', ""])
     split = batch.split_results(text, parts)
@@ -172,6 +178,39 @@ def test_a_fault_mid_batch_is_isolated_and_the_others_pass(tmp_path: Path) -> No
     assert fault is not None and fault.op == "fault" and fault.fields["kind"] == "budget"
     assert culprit.compiled.step_of_event(fault.fields["ev"]) is not None
     assert f"{hang}:" in str(failure)
+
+
+@needs_qemu
+@pytest.mark.parametrize("target", ["qemu", "host"])
+def test_findings_end_only_their_own_part(tmp_path: Path, target: str) -> None:
+    """Scenarios that end in a finding on purpose (a violation expected, a detector's report
+    unexpected) end their part of the batch, not the boot: one boot for all, no isolation, and
+    each one's results, exit status and report exactly those of a boot of its own."""
+    bubble = (FIXTURES / "bubble.yaml").read_text()
+    broken = (SUITE / "corruption" / "low_link_cleared.yaml").read_text()
+    unexpected = broken.replace("    expect:\n      violation: low_chain_linked at 40\n", "")
+    paths = []
+    for name, text in (("a", bubble), ("broken", broken), ("b", bubble),
+                       ("unexpected", unexpected), ("c", bubble)):
+        path = tmp_path / "scenarios" / f"{name}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        paths.append(path)
+    assert unexpected != broken
+    scenarios = [load_scenario(path) for path in paths]
+    options = RunOptions(target=target, root=REPO_ROOT)
+    tally = batch.Tally()
+    runs = batch.run_scenarios(scenarios, options, workers=1, tally=tally)
+    assert tally.boots == 1 and tally.isolations == 0
+    assert [isinstance(r, ScenarioRun) and r.passed for r in runs] == [True, True, True, False,
+                                                                       True]
+    for scenario, run in zip(scenarios, runs):
+        alone = run_scenario(scenario, options)
+        assert isinstance(run, ScenarioRun), run
+        assert run.outcome.results == alone.outcome.results, scenario.path
+        assert run.outcome.exit_code == alone.outcome.exit_code, scenario.path
+        assert report_of(run) == report_of(alone)
+    assert runs[1].outcome.exit_code == 3 and runs[3].outcome.exit_code == 3
 
 
 @needs_qemu

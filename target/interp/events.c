@@ -244,6 +244,11 @@ static void event_budget(const event_t *event) {
     report_simple("budget", event);
 }
 
+static void event_part(const event_t *event) {
+    interp_begin_part();
+    report_simple("part", event);
+}
+
 static void event_checking(const event_t *event) {
     interp_set_checking(arg_on_off(event, 0));
     report_simple("checking", event);
@@ -494,6 +499,7 @@ static void event_poke(const event_t *event) {
 static const event_spec_t event_specs[] = {
     {"build", "build SLOTS MOVE DEBUG", 3, NEEDS_NOTHING, event_build, 0},
     {"reset", "reset ARENA STACK", 2, NEEDS_NOTHING, event_reset, 0},
+    {"part", "part", 0, NEEDS_NOTHING, event_part, 0},
     {"budget", "budget INSTRUCTIONS", 1, NEEDS_NOTHING, event_budget, 0},
     {"checking", "checking on|off", 1, NEEDS_NOTHING, event_checking, 0},
     {"snapshots", "snapshots on|off", 1, NEEDS_NOTHING, event_snapshots, 0},

@@ -5,6 +5,7 @@
  */
 #include "interp/interp.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
 
 #include "clients/clients.h"
@@ -33,6 +34,11 @@ typedef struct {
     bool checking;
     bool snapshots;
     bool reset_done;
+    /* Batch streams (PROTOCOL.md `part`): inside a part, a finding ends that part only; the run
+     * comes back to heaprig_main() through `part_ended` and skips to the next `part`. */
+    bool in_part;
+    bool skipping_to_part;
+    jmp_buf part_ended;
 } interp_t;
 
 /* Set by heaprig_main() at the start of every run, so that a board may run several streams in
@@ -53,6 +59,28 @@ void interp_set_checking(bool on) {
 
 void interp_set_snapshots(bool on) {
     interp.snapshots = on;
+}
+
+void interp_begin_part(void) {
+    interp.in_part = true;
+    /* The part is a scenario of its own: no heap until its `reset`, as on a fresh boot (and the
+     * checks after its first events do not look at the last part's heap, maybe broken). */
+    interp.reset_done = false;
+}
+
+noreturn void interp_heap_broken(void) {
+    if (!interp.in_part) {
+        platform_exit(EXIT_HEAP_BROKEN);
+    }
+    /* The finding's line is out; the part ends as a boot of its own would have (status 3) and
+     * the next part's `reset` brings every state back to boot, proven (rig_reset.c). A finding
+     * always comes from the checks after an event, never from inside an allocator call, so no
+     * backend state is left half-changed by the jump. */
+    report_begin("part_end");
+    report_u32("status", (uint32_t)EXIT_HEAP_BROKEN);
+    report_end();
+    interp.in_part = false;
+    longjmp(interp.part_ended, 1);
 }
 
 void interp_note_reset(void) {
@@ -147,7 +175,7 @@ void interp_report_corruption(uint32_t event, const pattern_corruption_t *corrup
         report_null("found"); /* the data is gone: its handle was emptied */
     }
     report_end();
-    platform_exit(EXIT_HEAP_BROKEN);
+    interp_heap_broken();
 }
 
 void interp_report_violation(uint32_t event, const char *invariant, const void *where,
@@ -158,7 +186,7 @@ void interp_report_violation(uint32_t event, const char *invariant, const void *
     report_offset_or_null("at", where);
     report_string("detail", detail);
     report_end();
-    platform_exit(EXIT_HEAP_BROKEN);
+    interp_heap_broken();
 }
 
 void interp_finish(void) {
@@ -282,6 +310,9 @@ noreturn void heaprig_main(void) {
     report_ready();
     reader_init();
     read_header();
+    if (setjmp(interp.part_ended) != 0) {
+        interp.skipping_to_part = true; /* a finding ended a batch part: on to the next one */
+    }
     line_tokens_t tokens;
     while (next_tokens(interp.events_read + 1, &tokens)) {
         event_t event = {
@@ -291,6 +322,12 @@ noreturn void heaprig_main(void) {
             .argument_count = tokens.count - 1,
             .arguments = &tokens.tokens[1],
         };
+        if (interp.skipping_to_part) {
+            if (!reader_token_is(event.name, "part")) {
+                continue; /* still counted: event numbers stay those of the stream */
+            }
+            interp.skipping_to_part = false;
+        }
         interp.current_event = event.number;
         heaprig_before_event(event.number);
         observe_before_event(&event); /* hook: what the event asks the allocator for */

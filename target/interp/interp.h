@@ -38,6 +38,12 @@ typedef struct {
 noreturn void interp_reject(const event_t *event, const char *format, ...);
 noreturn void interp_reject_plain(const event_t *event, const char *format, ...);
 
+/* A `part` event: a batch part (one scenario) starts. */
+void interp_begin_part(void);
+/* After a finding's line (violation, corruption, a detector's): ends the run with
+ * EXIT_HEAP_BROKEN, or, inside a batch part, ends that part only (PROTOCOL.md `part_end`). */
+noreturn void interp_heap_broken(void);
+
 /* Results that end the run with EXIT_HEAP_BROKEN. */
 noreturn void interp_report_corruption(uint32_t event, const pattern_corruption_t *corruption);
 noreturn void interp_report_violation(uint32_t event, const char *invariant, const void *where,

@@ -363,7 +363,7 @@ static void finding_begin(const char *op, uint32_t event) {
 
 static noreturn void finding_end(void) {
     report_end();
-    platform_exit(EXIT_HEAP_BROKEN);
+    interp_heap_broken();
 }
 
 static noreturn void report_guard_word(uint32_t event, const char *edge, uint32_t distance,
