@@ -3,8 +3,8 @@
 A boot costs far more than most scenarios (about 27 ms of QEMU's CPU time before the first
 event; a scenario of the suite about 2 ms in a batch, see :data:`SCENARIO_COST`), so scenarios
 that need the same firmware variant are run as one event stream: the header once, then for each
-scenario a preamble (:data:`PREAMBLE`: a ``budget`` event with its own instruction limit, the
-modes back to their boot values) and its own stream from ``build`` on. Every ``reset`` brings
+scenario a preamble (:data:`PREAMBLE`: ``part``, a ``budget`` event with its own instruction
+limit, the modes back to their boot values) and its own stream from ``build`` on. Every ``reset`` brings
 the whole firmware back to its boot state and proves it (PROTOCOL.md ``reset_failed``), so each
 scenario sees what a fresh boot would.
 
@@ -19,7 +19,12 @@ restarts it at every ``reset`` too); the runner restarts the wall clock at each 
 ``budget`` line and kills the boot when the scenario running has used up its own ``timeout``
 (``qemu_runner.run_events(segments=...)``). The whole boot may take the sum of them.
 
-**When a batch dies** (fault, violation, protocol error, reset not proven, timeout, no firmware):
+**A finding ends its part only.** A ``violation``, ``corruption`` or detector finding inside a
+part makes the firmware write ``part_end`` (with the exit status a boot of its own would have
+had) and skip to the next ``part``: :func:`split_results` gives such a scenario its lines without
+an ``end`` and that status, and the batch goes on.
+
+**When a batch dies** (fault, protocol error, reset not proven, timeout, no firmware):
 the scenarios that finished before keep their results; the one it died in (the *culprit*: the
 scenario whose lines came last) is run again on a boot of its own, so its verdict, event numbers
 and report are exactly the one-per-boot ones; the scenarios after it run as a new batch, and so on.
@@ -133,10 +138,7 @@ class Split:
 
     texts: tuple[str | None, ...]
     culprit: int | None
-    statuses: tuple[int, ...] = ()
-
-    def status(self, index: int) -> int:
-        return self.statuses[index] if index < len(self.statuses) else 0
+    statuses: tuple[int, ...]
 
 
 def batch_stream(jobs: Sequence[Job]) -> tuple[str, tuple[Part, ...]]:
@@ -271,7 +273,7 @@ def run_batch(jobs: Sequence[Job], binary: Path, root: Path, tally: Tally | None
         split = split_results(ran.results, parts)
         for index, (part, text) in enumerate(zip(parts, split.texts)):
             if text is not None:
-                outcome = qemu_runner.RunOutcome(ran.command, split.status(index), text, "", "",
+                outcome = qemu_runner.RunOutcome(ran.command, split.statuses[index], text, "", "",
                                                  False, ran.seconds / len(parts))
                 _keep(part.job, outcome)
                 outcomes[part.job.key] = outcome

@@ -693,7 +693,7 @@ def first_failure(group: Sequence, options) -> tuple[int, str] | None:
             if text is None:
                 break
             problem = failure(part.job, qemu_runner.RunOutcome(
-                ran.command, split.status(index), text, "", "", False, ran.seconds / len(parts)))
+                ran.command, split.statuses[index], text, "", "", False, ran.seconds / len(parts)))
             if problem is not None:
                 return int(part.job.key), problem
         if split.culprit is None:

@@ -677,7 +677,11 @@ class ReferenceModel:
 
     @staticmethod
     def _number(event: Event, index: int, what: str) -> int:
-        token = event.arguments[index]
+        return ReferenceModel._token_number(event, event.arguments[index], what)
+
+    @staticmethod
+    def _token_number(event: Event, token: str, what: str) -> int:
+        """``token`` (a word of ``event``, or part of one) as an unsigned 32-bit decimal."""
         for digits, char in enumerate(token):
             if not "0" <= char <= "9":
                 raise event.reject(f'{what} "{token}" is not a number')
@@ -1079,8 +1083,7 @@ class ReferenceModel:
             value = event.arguments[index + 1]
             pointer = value == "null" or value.startswith("@")
             if value.startswith("@"):
-                target = self._number(Event(event.number, event.line, event.name, (value[1:],)),
-                                      0, "address offset")
+                target = self._token_number(event, value[1:], "address offset")
                 if target > arena:
                     raise event.reject(f"address offset {target} outside the arena (0..{arena})")
             elif not pointer:

@@ -53,6 +53,8 @@ BAD_STREAMS = [
      3),
     ("poke-address-outside-the-arena",
      "heaprig-events 2\nbuild 8 1 0\nreset 1024 fixed\npoke 0 @1028\n", 3),
+    ("poke-address-not-a-number",
+     "heaprig-events 2\nbuild 8 1 0\nreset 1024 fixed\npoke 0 @4x\n", 3),
     ("poke-offset-without-value", "heaprig-events 2\nbuild 8 1 0\nreset 1024 fixed\npoke 0 1 4\n",
      3),
 ]

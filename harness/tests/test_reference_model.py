@@ -503,6 +503,8 @@ PROTOCOL_ERRORS = {
                      "event 2: poke: offset 64: 4 bytes there are not inside the arena (64 bytes)"),
     "poke address": ("heaprig-events 2\nreset 64 fixed\npoke 0 @68\n", 2, 3,
                      "event 2: poke: address offset 68 outside the arena (0..64)"),
+    "poke address word": ("heaprig-events 2\nreset 64 fixed\npoke 0 @4x\n", 2, 3,
+                          'event 2: poke: address offset "4x" is not a number'),
     "poke word": ("heaprig-events 2\nreset 64 fixed\npoke 0 -1\n", 2, 3,
                   'event 2: poke: word "-1" is not a number'),
     "poke pairs": ("heaprig-events 2\nreset 64 fixed\npoke 0 1 4\n", 2, 3,

@@ -38,9 +38,9 @@ typedef struct {
 
 /* ---- Argument parsing: each returns a valid value or ends the run ------------------------- */
 
-/* Unsigned decimal, at most 10 digits, below 2^32. `what` names it in messages. */
-static uint32_t arg_number(const event_t *event, size_t index, const char *what) {
-    const char *token = event->arguments[index];
+/* Unsigned decimal, at most 10 digits, below 2^32: `token`, a word of `event` (or part of
+ * one). `what` names it in messages. */
+static uint32_t token_number(const event_t *event, const char *token, const char *what) {
     uint64_t value = 0;
     size_t digits = 0;
     for (const char *c = token; *c != '\0'; c++, digits++) {
@@ -57,6 +57,11 @@ static uint32_t arg_number(const event_t *event, size_t index, const char *what)
         interp_reject(event, "%s %s is too large (at most %u)", what, token, (uint32_t)UINT32_MAX);
     }
     return (uint32_t)value;
+}
+
+/* Argument `index` of `event`, as token_number() reads it. */
+static uint32_t arg_number(const event_t *event, size_t index, const char *what) {
+    return token_number(event, event->arguments[index], what);
 }
 
 /* One of two words: returns true for `second`. */
@@ -443,12 +448,8 @@ static poke_write_t arg_poke_write(const event_t *event, size_t index) {
         write.pointer = true;
         write.null = true;
     } else if (value[0] == POKE_ADDRESS_MARK) {
-        /* arg_number reads the token at an index: parse the digits after the mark the same way. */
-        event_t target = *event;
-        const char *digits[1] = {value + 1};
-        target.arguments = digits;
         write.pointer = true;
-        write.word = arg_number(&target, 0, "address offset");
+        write.word = token_number(event, value + 1, "address offset");
         if (write.word > arena_size()) {
             interp_reject(event, "address offset %u outside the arena (0..%u)", write.word,
                           arena_size());
@@ -499,7 +500,7 @@ static void event_poke(const event_t *event) {
 static const event_spec_t event_specs[] = {
     {"build", "build SLOTS MOVE DEBUG", 3, NEEDS_NOTHING, event_build, 0},
     {"reset", "reset ARENA STACK", 2, NEEDS_NOTHING, event_reset, 0},
-    {"part", "part", 0, NEEDS_NOTHING, event_part, 0},
+    {PART_EVENT_NAME, PART_EVENT_NAME, 0, NEEDS_NOTHING, event_part, 0},
     {"budget", "budget INSTRUCTIONS", 1, NEEDS_NOTHING, event_budget, 0},
     {"checking", "checking on|off", 1, NEEDS_NOTHING, event_checking, 0},
     {"snapshots", "snapshots on|off", 1, NEEDS_NOTHING, event_snapshots, 0},

@@ -323,7 +323,7 @@ noreturn void heaprig_main(void) {
             .arguments = &tokens.tokens[1],
         };
         if (interp.skipping_to_part) {
-            if (!reader_token_is(event.name, "part")) {
+            if (!reader_token_is(event.name, PART_EVENT_NAME)) {
                 continue; /* still counted: event numbers stay those of the stream */
             }
             interp.skipping_to_part = false;

@@ -38,6 +38,9 @@ typedef struct {
 noreturn void interp_reject(const event_t *event, const char *format, ...);
 noreturn void interp_reject_plain(const event_t *event, const char *format, ...);
 
+/* The event that opens a batch part (PROTOCOL.md): the firmware skips to it after a finding. */
+#define PART_EVENT_NAME "part"
+
 /* A `part` event: a batch part (one scenario) starts. */
 void interp_begin_part(void);
 /* After a finding's line (violation, corruption, a detector's): ends the run with
