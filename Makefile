@@ -71,6 +71,7 @@ clean: firmware-clean
 # The firmware variants (target/firmware.mk), the host build of the same sources (target/host.mk)
 # and the native libFuzzer build with ASan and UBSan, `make fuzz-native` (target/fuzz.mk).
 -include target/firmware.mk
+-include target/multi.mk
 -include target/host.mk
 -include target/bench.mk
 -include target/fuzz.mk

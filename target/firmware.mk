@@ -40,8 +40,8 @@ FW_COMMON_CFLAGS := $(FW_ARCH) -std=c11 -Os -g3 -Wall -Wextra -ffunction-section
 FW_CFLAGS := $(FW_COMMON_CFLAGS) -Werror $(FW_INCLUDES) $(FW_SETTINGS)
 FW_BACKEND_CFLAGS := $(FW_COMMON_CFLAGS) $(BACKEND_WERROR) $(BACKEND_INCLUDES) $(FW_SETTINGS) \
     $(BACKEND_CFLAGS)
-FW_LDFLAGS := $(FW_ARCH) --specs=nano.specs -nostartfiles -Wl,--gc-sections -T $(FW_LINKER_SCRIPT) \
-    -Wl,-Map=$(FW_MAP)
+FW_LINK_FLAGS := $(FW_ARCH) --specs=nano.specs -nostartfiles -Wl,--gc-sections -T $(FW_LINKER_SCRIPT)
+FW_LDFLAGS := $(FW_LINK_FLAGS) -Wl,-Map=$(FW_MAP)
 
 .PHONY: firmware firmware-path firmware-clean
 firmware: $(FW_ELF)

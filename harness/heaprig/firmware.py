@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from .errors import FirmwareBuildError, RunError
 from .render import Frame
@@ -145,11 +146,17 @@ def repo_root(explicit: str | Path | None = None) -> Path:
     """The heaprig repository: ``explicit``, else ``$HEAPRIG_ROOT``, else the checkout this
     package lives in (``harness/heaprig`` → two levels up)."""
     candidate = explicit or os.environ.get(ROOT_ENV)
-    root = Path(candidate) if candidate else Path(__file__).resolve().parents[2]
-    if not (root / "Makefile").is_file():
-        raise RunError(f"{root} is not a heaprig checkout (no Makefile); set {ROOT_ENV} or "
-                       f"--heaprig-root")
-    return root.resolve()
+    root = Path(candidate) if candidate else _PACKAGE_CHECKOUT
+    if root not in _checkouts:          # asked for every scenario's verdict: check it once
+        if not (root / "Makefile").is_file():
+            raise RunError(f"{root} is not a heaprig checkout (no Makefile); set {ROOT_ENV} or "
+                           f"--heaprig-root")
+        _checkouts[root] = root.resolve()
+    return _checkouts[root]
+
+
+_PACKAGE_CHECKOUT = Path(__file__).resolve().parents[2]
+_checkouts: dict[Path, Path] = {}
 
 
 def binary_path(root: Path, variant: Variant, target: str = "qemu",
@@ -217,6 +224,53 @@ def build(root: Path, variant: Variant, target: str = "qemu",
     command = _make_command(root, MAKE_TARGETS[target], variant, backend)
     # As a user would type it: the default backend's explicit BACKEND* arguments are noise.
     shown = " ".join(["make", *(command[4:-3] if backend.is_default else command[4:])])
+    _built[key] = _run_make(root, command, shown, path)
+    return path
+
+
+def build_name(root: Path, variant: Variant) -> str:
+    """The name of ``variant``'s build: its QEMU image's folder under build/fw/ (the variant,
+    plus the backend's hash for another backend than ours)."""
+    return binary_path(root, variant, "qemu").parent.name
+
+
+@dataclass(frozen=True)
+class MultiImage:
+    """A multi-build image (target/rig/builds.h, target/multi.mk): its ELF, and the names of the
+    builds it holds in its own order (the ``select_build`` event's index)."""
+
+    path: Path
+    builds: tuple[str, ...]
+
+    def index(self, root: Path, variant: Variant) -> int:
+        return self.builds.index(build_name(root, variant))
+
+
+_built_multi: dict[tuple[Path, tuple[str, ...]], MultiImage] = {}
+
+
+def build_multi(root: Path, variants: Iterable[Variant]) -> MultiImage:
+    """Builds (if needed) the QEMU image holding the build of each of ``variants`` (each with its
+    own backend), after the ordinary build of each, whose backend object it takes.
+    FirmwareBuildError as :func:`build`."""
+    variants = set(variants)
+    for variant in variants:
+        build(root, variant, "qemu")
+    names = tuple(sorted({build_name(root, variant) for variant in variants}))
+    key = (root, names)
+    if key in _built_multi and _built_multi[key].path.is_file():
+        return _built_multi[key]
+    path = root / "build" / "fw" / "multi" / "+".join(names) / "heaprig.elf"
+    command = ["make", "-s", "-C", str(root), "firmware-multi", f"BUILDS={' '.join(names)}",
+               *DEFAULT_BACKEND.make_arguments()]
+    _run_make(root, command, " ".join(["make", *command[4:-3]]), path)
+    _built_multi[key] = MultiImage(path, names)
+    return _built_multi[key]
+
+
+def _run_make(root: Path, command: list[str], shown: str, path: Path) -> Path:
+    """Runs a build ``command`` (``shown`` as a user would type it) under the build lock; returns
+    ``path``, which it must have made."""
     lock = root / LOCK_FILE
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("a") as lock_file:
@@ -237,7 +291,6 @@ def build(root: Path, variant: Variant, target: str = "qemu",
         raise FirmwareBuildError(f"`{shown}` failed (exit {done.returncode}):\n{tail}", path)
     if not path.is_file():
         raise FirmwareBuildError(f"`{shown}` succeeded but did not make {path}", path)
-    _built[key] = path
     return path
 
 

@@ -94,24 +94,28 @@ def test_split_of_a_complete_run_gives_every_scenario_its_end(tmp_path: Path) ->
         [f'{{"op":"end","events":{jobs[0].event_count}}}'] * 2
 
 
-def test_plan_groups_by_variant_and_cuts_only_when_it_pays(tmp_path: Path) -> None:
+def test_plan_puts_every_build_in_one_group_on_qemu_and_cuts_only_when_it_pays(
+        tmp_path: Path) -> None:
     bubble = (FIXTURES / "bubble.yaml").read_text()
     release = load_scenario_text(bubble, tmp_path / "scenarios" / "r.yaml")
     debug = load_scenario_text(bubble.replace("  debug: false", "  debug: true", 1),
                                tmp_path / "scenarios" / "d.yaml")
     jobs = [batch.Job.of(f"r{i}", release, RunOptions()) for i in range(120)]
     jobs.insert(7, batch.Job.of("d", debug, RunOptions()))
-    assert [len(chunk) for chunk in batch.plan_chunks(jobs, 1)] == [120, 1]
+    # QEMU: one multi-build image runs both builds, so one boot on one worker.
+    assert [len(chunk) for chunk in batch.plan_chunks(jobs, 1)] == [121]
     # Two workers: one boot more buys two halves running side by side; a third cut does not pay.
     two = batch.plan_chunks(jobs, 2)
-    assert [len(chunk) for chunk in two] == [60, 60, 1]
-    assert all(len({c.variant for c in chunk}) == 1 for chunk in two)
-    assert [j.key for chunk in two for j in chunk] == [f"r{i}" for i in range(120)] + ["d"]
+    assert [len(chunk) for chunk in two] == [61, 60]
+    assert [j.key for chunk in two for j in chunk] == [j.key for j in jobs]
     assert two == batch.plan_chunks(list(jobs), 2)
     # A small suite is not cut at all: a boot costs more than the other worker's idle time.
-    assert [len(c) for c in batch.plan_chunks(jobs[:21], 2)] == [20, 1]
-    # 40 scenarios (4 boots' worth at batch.SCENARIO_COST) are: the second worker would idle.
-    assert [len(c) for c in batch.plan_chunks(jobs[:41], 2)] == [20, 20, 1]
+    assert [len(c) for c in batch.plan_chunks(jobs[:6], 2)] == [6]
+    # The host build holds one build: there the builds are batched apart.
+    on_host = [batch.Job.of(job.key, job.scenario, RunOptions(target="host")) for job in jobs]
+    host_chunks = batch.plan_chunks(on_host, 1)
+    assert [len(chunk) for chunk in host_chunks] == [120, 1]
+    assert all(len({c.variant for c in chunk}) == 1 for chunk in host_chunks)
 
 
 def load_scenario_text(text: str, path: Path) -> Scenario:
@@ -260,12 +264,13 @@ def test_compare_command_prints_what_the_bench_reads(capsys: pytest.CaptureFixtu
     assert code == 0, out
     throughput = parse_batch_compare(out, code, "compare")
     variants = {firmware.Variant.of(load_scenario(Path(f)).config) for f in files}
-    assert (throughput.batched.scenarios, throughput.batched.boots) == (4, len(variants))
+    assert len(variants) > 1        # so the batch runs on a multi-build image
+    assert (throughput.batched.scenarios, throughput.batched.boots) == (4, 1)
     assert (throughput.one_boot_each.scenarios, throughput.one_boot_each.boots) == (4, 4)
     assert "median of 2 rounds" in out and "verdicts: the same both ways" in out
-    assert f"bound: {4 / len(variants):.1f}x" in out
+    assert "bound: 4.0x" in out
     assert "cpu time: batched " in out
-    assert f"4 scenarios, {len(variants)} variants" in out
+    assert f"4 scenarios of {len(variants)} builds in 1 boot;" in out
 
 
 @pytest.mark.parametrize("option", ["--rounds", "--repeat"])
@@ -404,7 +409,8 @@ def test_plugin_runs_selected_scenarios_in_few_boots(pytester: pytest.Pytester,
     result.assert_outcomes(passed=len(PICKED) - 1)
     variants = {firmware.Variant.of(load_scenario(SUITE / n).config) for n in PICKED
                 if "r2_debug" not in n}
-    assert len(boots) == len(variants)
+    assert len(variants) > 1 and len(boots) == 1      # one multi-build image runs them all
+    assert boots[0].count("\nselect_build ") == len(PICKED) - 1
     assert not any("r2_debug" in events for events in boots)       # -k deselected it
 
 

@@ -14,6 +14,7 @@
 #include "interp/map.h"
 #include "interp/report.h"
 #include "interp/rig_reset.h"
+#include "rig/builds.h"
 #include "supervisor/port.h"
 #include "vm/arena.h"
 #include "vm/vm.h"
@@ -213,10 +214,11 @@ static void event_build(const event_t *event) {
     uint32_t slots = arg_number(event, 0, "slots");
     uint32_t move = arg_bit(event, 1, "move");
     uint32_t debug = arg_bit(event, 2, "debug");
-    if (slots != SUPERVISOR_SLOTS || move != SUPERVISOR_MOVE_SUPPORT || debug != HEAPRIG_DEBUG) {
+    const heaprig_build_t *build = heaprig_active_build();
+    if (slots != build->slots || move != (uint32_t)build->move_support ||
+        debug != (uint32_t)build->debug) {
         interp_reject_plain(event, "build mismatch: firmware has slots=%u move=%u debug=%u",
-                            (uint32_t)SUPERVISOR_SLOTS, (uint32_t)SUPERVISOR_MOVE_SUPPORT,
-                            (uint32_t)HEAPRIG_DEBUG);
+                            build->slots, (uint32_t)build->move_support, (uint32_t)build->debug);
     }
     report_simple("build", event);
 }
@@ -247,6 +249,21 @@ static void event_reset(const event_t *event) {
 static void event_budget(const event_t *event) {
     board_budget_set(arg_number(event, 0, "instructions"));
     report_simple("budget", event);
+}
+
+/* Batch streams of a multi-build image (rig/builds.h): the build the next scenario runs on.
+ * Before that scenario's `reset` only, which starts every build's state afresh: a heap made by
+ * one build is never handed to another. */
+static void event_select_build(const event_t *event) {
+    uint32_t index = arg_number(event, 0, "index");
+    if (interp_reset_done()) {
+        interp_reject(event, "only before the scenario's reset (after `part`, or at boot)");
+    }
+    if (!heaprig_select_build(index)) {
+        interp_reject(event, "build %u not in this image (it holds %u)", index,
+                      (uint32_t)heaprig_build_count());
+    }
+    report_simple("select_build", event);
 }
 
 static void event_part(const event_t *event) {
@@ -502,6 +519,7 @@ static const event_spec_t event_specs[] = {
     {"reset", "reset ARENA STACK", 2, NEEDS_NOTHING, event_reset, 0},
     {PART_EVENT_NAME, PART_EVENT_NAME, 0, NEEDS_NOTHING, event_part, 0},
     {"budget", "budget INSTRUCTIONS", 1, NEEDS_NOTHING, event_budget, 0},
+    {"select_build", "select_build INDEX", 1, NEEDS_NOTHING, event_select_build, 0},
     {"checking", "checking on|off", 1, NEEDS_NOTHING, event_checking, 0},
     {"snapshots", "snapshots on|off", 1, NEEDS_NOTHING, event_snapshots, 0},
     {"stack", "stack BYTES|fixed", 1, NEEDS_NOTHING, event_stack, 0},

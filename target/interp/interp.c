@@ -16,6 +16,7 @@
 #include "interp/report.h"
 #include "interp/walker_check.h"
 #include "platform.h"
+#include "rig/builds.h"
 #include "vm/arena.h"
 #include "vm/vm.h"
 
@@ -244,9 +245,15 @@ static void after_event(const event_t *event) {
 static void report_ready(void) {
     report_begin("ready");
     report_u32("version", PROTOCOL_VERSION);
-    report_u32("slots", (uint32_t)SUPERVISOR_SLOTS);
-    report_u32("move", (uint32_t)SUPERVISOR_MOVE_SUPPORT);
-    report_u32("debug", (uint32_t)HEAPRIG_DEBUG);
+    if (heaprig_build_count() == 1) {
+        const heaprig_build_t *build = heaprig_build_at(0);
+        report_u32("slots", build->slots);
+        report_u32("move", (uint32_t)build->move_support);
+        report_u32("debug", (uint32_t)build->debug);
+    } else {
+        /* A multi-build image: each scenario's `build` event picks one (PROTOCOL.md). */
+        report_u32("builds", (uint32_t)heaprig_build_count());
+    }
     report_u32("arena_max", HEAPRIG_ARENA_MAX);
     report_end();
 }

@@ -42,6 +42,7 @@
 #include "clients/clients.h"
 #include "interp/report.h"
 #include "platform.h"
+#include "rig/builds.h"
 #include "supervisor/port.h"
 #include "heaprig_backend.h"
 #include "vm/arena.h"
@@ -185,7 +186,7 @@ static bool owner_asked_high(uint32_t index) {
 
 static bool owner_movable(uint32_t index) {
     return index < HEAPRIG_MAX_CLIENTS && observe.requests[index].movable &&
-           SUPERVISOR_MOVE_SUPPORT != 0;
+           heaprig_active_build()->move_support;
 }
 
 /* ---- The layout --------------------------------------------------------------------------- */

@@ -25,7 +25,7 @@
 #include "heaprig_backend.h"
 #include "interp/interp.h"
 #include "interp/observe.h"
-#include "rig/layout_walk.h"
+#include "rig/fallbacks.h"
 #include "supervisor/port.h"
 
 /* Which part of the walk the regions so far belong to (the order heap_walk() promises). */

@@ -16,6 +16,7 @@
 #include "heaprig_backend.h"
 #include "heaprig_config.h"
 #include "gc_api.h"
+#include "rig/fallbacks.h"
 #include "rig/layout_walk.h"
 #include "supervisor/port.h"
 
@@ -91,10 +92,11 @@ void heaprig_gc_free(void *ptr) {
 /* ---- Fallbacks for the optional extras ---------------------------------------------------- */
 /* Weak: a backend that defines its own replaces them at link time. */
 
-__attribute__((weak)) heap_check_result_t heap_check(void) {
+heap_check_result_t heaprig_fallback_check(void) {
     return (heap_check_result_t){.invariant = NULL, .where = NULL,
                                  .detail = "not available: the backend has no checker"};
 }
+heap_check_result_t heap_check(void) __attribute__((weak, alias("heaprig_fallback_check")));
 
 /* No walker of its own: the rig walks the SPEC §1 block layout itself (layout_walk.c), so maps
  * still show a foreign backend's heap. A weak alias rather than a weak function, so that the rig

@@ -14,8 +14,4 @@
  * or does not add up ends the walk of that side there. */
 void heaprig_layout_walk(heap_walker_t visit, void *context);
 
-/* heap_walk() of a backend that has none (target/rig/backend.c): heaprig_layout_walk(). The
- * backend's heap_walk is this very function unless the backend defines its own. */
-void heaprig_fallback_walk(heap_walker_t visit, void *context);
-
 #endif

@@ -15,9 +15,6 @@ typedef struct {
      * guard words the observer keeps just outside it (interp/observe.c) are always storage. */
     uint32_t words[ARENA_GUARD_WORDS + HEAPRIG_ARENA_MAX / WORD_BYTES + ARENA_GUARD_WORDS];
     uint32_t bytes;
-    /* How much of the buffer may hold data: the largest arena used since the buffer was zero
-     * (zeroing all of it at every reset would cost the firmware a large share of its budget). */
-    uint32_t used_bytes;
 } arena_t;
 
 static arena_t arena;
@@ -26,12 +23,12 @@ void arena_configure(uint32_t bytes) {
     if (bytes > HEAPRIG_ARENA_MAX) {
         bytes = HEAPRIG_ARENA_MAX; /* the interpreter rejects this earlier; never overrun */
     }
+    /* Only the old arena and its guard words can hold data: the rest of the buffer was zero when
+     * the old arena was set up (the reset proof, interp/rig_reset.c, checks all of it after this),
+     * so a word written outside it is left for the proof to find, not wiped. Zeroing the whole
+     * buffer at every reset would also cost a batch of small scenarios most of its time. */
+    memset(arena.words, 0, arena.bytes + 2u * ARENA_GUARD_WORDS * WORD_BYTES);
     arena.bytes = bytes - bytes % WORD_BYTES;
-    if (arena.bytes > arena.used_bytes) {
-        arena.used_bytes = arena.bytes;
-    }
-    /* The guard words on both sides too: they may hold an old arena's guards. */
-    memset(arena.words, 0, arena.used_bytes + 2u * ARENA_GUARD_WORDS * WORD_BYTES);
 }
 
 uint32_t arena_size(void) {

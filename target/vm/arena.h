@@ -17,8 +17,10 @@
  * the observer places its guard words (interp/observe.c). Zero after arena_configure(). */
 #define ARENA_GUARD_WORDS 4u
 
-/* Uses the first `bytes` of the buffer (ARENA_MIN_BYTES..HEAPRIG_ARENA_MAX, a multiple of 4),
- * zero-filled so that every run starts from the same memory (the guard words around it too). */
+/* Uses the first `bytes` of the buffer (ARENA_MIN_BYTES..HEAPRIG_ARENA_MAX, a multiple of 4).
+ * Zero-fills the previous arena and its guard words, the only storage a run writes, so that
+ * every run starts from the same memory: all zero, unless something wrote outside its arena
+ * (the reset proof then names the word, interp/rig_reset.c). */
 void arena_configure(uint32_t bytes);
 uint32_t arena_size(void);
 /* Byte offset of `address` from the bottom (meaningful only for addresses inside the arena). */
