@@ -144,7 +144,8 @@ def test_batch_equals_one_boot_each(tmp_path: Path, workers: int) -> None:
     options = RunOptions(root=REPO_ROOT)
     tally = batch.Tally()
     batched = batch.run_scenarios(scenarios, options, workers=workers, tally=tally)
-    assert tally.boots < len(scenarios) and tally.isolations == 0
+    # Several builds, one multi-build image, too few scenarios to cut for a second worker.
+    assert tally.boots == 1 and tally.isolations == 0
     for scenario, run in zip(scenarios, batched):
         alone = run_scenario(scenario, options)
         assert isinstance(run, ScenarioRun), run
@@ -152,6 +153,78 @@ def test_batch_equals_one_boot_each(tmp_path: Path, workers: int) -> None:
         assert run.passed == alone.passed and run.mismatches == alone.mismatches
         assert report_of(run) == report_of(alone)
     assert not batched[2].passed and all(r.passed for i, r in enumerate(batched) if i != 2)
+
+
+def test_each_part_gets_the_ready_line_of_its_own_build(tmp_path: Path) -> None:
+    """A multi-build image's `ready` line counts its builds; each part is handed the line the
+    ordinary image of its own build writes (interp.c report_ready)."""
+    jobs = two_jobs(tmp_path)
+    debug_text = (FIXTURES / "bubble.yaml").read_text().replace("  debug: false",
+                                                                "  debug: true", 1)
+    jobs[1] = job("b", debug_text, tmp_path / "scenarios" / "b.yaml")
+    _, parts = batch.batch_stream(jobs, select=lambda j: 0 if j.key == "a" else 1)
+    text = (f'{{"op":"ready","version":2,"builds":2,"arena_max":262144}}\n'
+            f'{{"op":"end","events":{parts[1].last}}}\n')
+    first, second = (t.splitlines()[0] for t in batch.split_results(text, parts).texts if t)
+    variants = [j.variant for j in jobs]
+    assert [json.loads(first), json.loads(second)] == [
+        {"op": "ready", "version": 2, "slots": v.slots, "move": int(v.move),
+         "debug": int(v.debug), "arena_max": 262144} for v in variants]
+    assert variants[0].debug != variants[1].debug
+
+
+def test_a_multi_build_stream_selects_each_build_before_its_reset(tmp_path: Path) -> None:
+    jobs = two_jobs(tmp_path)
+    stream, parts = batch.batch_stream(jobs, select=lambda j: {"a": 3, "b": 5}[j.key])
+    events = [line for line in stream.splitlines()[1:] if not line.startswith("#")]
+    for part, index in zip(parts, (3, 5)):
+        preamble = events[part.start - 1:part.offset]
+        assert preamble[:2] == ["part", f"select_build {index}"]
+        assert events[part.offset].startswith("build ")    # the scenario's own stream follows
+
+
+@needs_qemu
+def test_select_build_is_checked_by_the_firmware(tmp_path: Path) -> None:
+    variants = [firmware.Variant(8, True, False), firmware.Variant(3, True, True)]
+    image = firmware.build_multi(REPO_ROOT, variants)
+    assert len(image.builds) == 2
+
+    def run(lines: list[str]) -> list[dict]:
+        ran = qemu_runner.run_events("heaprig-events 2\n" + "\n".join(lines) + "\n",
+                                     image.path, REPO_ROOT)
+        return [json.loads(line) for line in ran.results.splitlines()]
+
+    second = image.index(REPO_ROOT, variants[1])
+    ready, *lines = run([f"select_build {second}", "build 3 1 1", "reset 256 fixed", "end"])
+    assert ready == {"op": "ready", "version": 2, "builds": 2, "arena_max": ready["arena_max"]}
+    assert [line["op"] for line in lines] == ["select_build", "build", "reset", "end"]
+    # The other build's settings are refused once this one is selected.
+    *_, error = run([f"select_build {second}", "build 8 1 0"])
+    assert error["op"] == "protocol_error" and error["ev"] == 2
+    assert "firmware has slots=3 move=1 debug=1" in error["message"]
+    *_, error = run(["select_build 2"])
+    assert error["op"] == "protocol_error" and "build 2 not in this image" in error["message"]
+    *_, error = run(["reset 256 fixed", "select_build 0"])
+    assert error["op"] == "protocol_error" and "before the scenario's reset" in error["message"]
+
+
+@needs_qemu
+def test_other_backends_share_the_boot(tmp_path: Path) -> None:
+    """The fixture tree's backend, in two builds of its own, runs in the same boot as ours: each
+    copy keeps its own state (its globals are made local to it)."""
+    names = ["compat_slots_default.yaml", "compat_slots_usb_hid.yaml"]
+    scenarios = [load_scenario(REPO_ROOT / "harness" / "tests" / "scenarios" / name)
+                 for name in names]
+    scenarios.insert(1, load_scenario(SUITE / PICKED[0]))
+    options = RunOptions(root=REPO_ROOT)
+    assert len({options.variant_of(scenario) for scenario in scenarios}) == 3
+    tally = batch.Tally()
+    runs = batch.run_scenarios(scenarios, options, workers=1, tally=tally)
+    assert tally.boots == 1 and tally.isolations == 0
+    for scenario, run in zip(scenarios, runs):
+        alone = run_scenario(scenario, options)
+        assert isinstance(run, ScenarioRun) and run.passed, run
+        assert run.outcome.results == alone.outcome.results, scenario.path
 
 
 @needs_qemu
