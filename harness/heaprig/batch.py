@@ -29,7 +29,13 @@ the scenarios that finished before keep their results; the one it died in (the *
 scenario whose lines came last) is run again on a boot of its own, so its verdict, event numbers
 and report are exactly the one-per-boot ones; the scenarios after it run as a new batch, and so on.
 
-**Spreading.** :func:`plan_chunks` groups jobs by firmware variant and target and cuts the
+**Builds.** On QEMU every job is in one group whatever build or backend it asks for: a chunk of
+several builds runs on a multi-build image (:func:`image_for`, ``firmware.build_multi``), and its
+stream puts ``select_build`` after each ``part``; :func:`split_results` hands each part the
+``ready`` line of its own build's image. A chunk of one build runs on that build's ordinary image,
+as does a culprit re-run alone. On the host every build is a group of its own.
+
+**Spreading.** :func:`plan_chunks` groups the jobs as above and cuts the
 largest groups in two while that shortens the estimated wall time on the workers;
 :func:`run_jobs` runs the chunks on a thread pool (one QEMU process per thread) sized to the CPU
 count, and :func:`run_scenarios` judges each chunk on its thread as soon as it ran. The plan
@@ -37,8 +43,8 @@ depends only on the jobs and the worker count, so pytest-xdist workers computing
 same collection agree on it.
 
 ``python -m heaprig.batch --compare scenarios harness/tests/scenarios`` runs the full suite both
-ways, in alternating rounds, and prints the median times and the speed-up. With V firmware
-variants among N scenarios the batched run still needs V boots, so the speed-up stays below N/V.
+ways, in alternating rounds, and prints the median times and the speed-up. With B batched boots
+among N scenarios the speed-up stays below N/B.
 """
 
 from __future__ import annotations
