@@ -251,7 +251,7 @@ static void report_ready(void) {
         report_u32("move", (uint32_t)build->move_support);
         report_u32("debug", (uint32_t)build->debug);
     } else {
-        /* A multi-build image: each scenario's `build` event picks one (PROTOCOL.md). */
+        /* A multi-build image: `select_build` picks one for each scenario (PROTOCOL.md). */
         report_u32("builds", (uint32_t)heaprig_build_count());
     }
     report_u32("arena_max", HEAPRIG_ARENA_MAX);

@@ -25,7 +25,7 @@
 #include "heaprig_backend.h"
 #include "interp/interp.h"
 #include "interp/observe.h"
-#include "rig/fallbacks.h"
+#include "rig/builds.h"
 #include "supervisor/port.h"
 
 /* Which part of the walk the regions so far belong to (the order heap_walk() promises). */
@@ -138,8 +138,8 @@ static void visit_region(const heap_region_t *region, void *context) {
 }
 
 void walker_check(uint32_t event) {
-    if (heap_walk == heaprig_fallback_walk) {
-        return;
+    if (!heaprig_active_build_has_walker()) {
+        return; /* the rig's own walk (heaprig_fallback_walk) has nothing to be held to */
     }
     walk_agreement_t walk = {.layout = observe_layout(), .part = WALK_LOW_SIDE,
                              .cursor = (uintptr_t)port_heap_get_bottom()};

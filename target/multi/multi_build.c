@@ -82,6 +82,10 @@ const heaprig_build_t *heaprig_active_build(void) {
     return &active->build;
 }
 
+bool heaprig_active_build_has_walker(void) {
+    return active->heap_walk != NULL;
+}
+
 bool heaprig_select_build(size_t index) {
     if (index >= COPY_COUNT) {
         return false;

@@ -31,6 +31,10 @@ const heaprig_build_t *heaprig_build_at(size_t index);
  * another. */
 const heaprig_build_t *heaprig_active_build(void);
 
+/* Does the active build's backend bring its own heap_walk() (an optional extra)? Without one,
+ * heap_walk() is the rig's stand-in (rig/fallbacks.h). */
+bool heaprig_active_build_has_walker(void);
+
 /* Makes build `index` (0 <= index < heaprig_build_count()) the active one; false (nothing
  * changed) if there is no such build. Only between scenarios: the rig resets every build's data
  * at the next `reset`. */

@@ -4,6 +4,7 @@
  */
 #include "heaprig_config.h"
 #include "rig/builds.h"
+#include "rig/fallbacks.h"
 
 static const heaprig_build_t the_build = {
     .slots = SUPERVISOR_SLOTS,
@@ -22,6 +23,11 @@ const heaprig_build_t *heaprig_build_at(size_t index) {
 
 const heaprig_build_t *heaprig_active_build(void) {
     return &the_build;
+}
+
+bool heaprig_active_build_has_walker(void) {
+    /* heap_walk is a weak alias of the stand-in unless the backend defines its own. */
+    return heap_walk != heaprig_fallback_walk;
 }
 
 bool heaprig_select_build(size_t index) {
