@@ -31,10 +31,8 @@ multi_slots = $(call multi_field,s,1,$(1))
 multi_move = $(call multi_field,m,2,$(1))
 multi_debug = $(call multi_field,d,3,$(1))
 multi_tag = $(subst -,_,$(1))
-multi_valid = $(filter s% m0 m1 d0 d1,$(wordlist 1,3,$(subst -, ,$(1))))
-MULTI_INVALID := $(strip $(foreach b,$(MULTI_BUILDS),$(if $(filter 3,$(words $(call \
-    multi_valid,$(b)))),,$(b))))
-
+# Only a name target/firmware.mk gave a build folder is a build, so one check covers both a
+# misspelt name and a build not made yet.
 MULTI_UNBUILT := $(strip $(foreach b,$(MULTI_BUILDS),$(if $(wildcard \
     build/fw/$(b)/backend-sections.o),,$(b))))
 
@@ -52,10 +50,9 @@ firmware-multi-path: multi-builds-given
 
 multi-builds-given:
 	$(if $(MULTI_BUILDS),,$(error BUILDS: name the builds, e.g. BUILDS="s3-m1-d0 s8-m1-d1"))
-	$(if $(MULTI_INVALID),$(error BUILDS: not a build name (s<slots>-m<0|1>-d<0|1>[-<hash>]): \
-	    $(MULTI_INVALID)))
-	$(if $(MULTI_UNBUILT),$(error BUILDS: make these builds first (make firmware SLOTS=... \
-	    [BACKEND=...]): $(MULTI_UNBUILT)))
+	$(if $(MULTI_UNBUILT),$(error BUILDS: no build folder build/fw/NAME for $(MULTI_UNBUILT) \
+	    (a name is s<slots>-m<0|1>-d<0|1>[-<backend hash>]; make the build first with \
+	    make firmware SLOTS=... MOVE=... DEBUG=... [BACKEND=...])))
 
 $(MULTI_ELF): $(MULTI_OBJECTS) $(MULTI_BACKENDS) $(FW_LINKER_SCRIPT)
 	$(FW_CC) $(FW_LINK_FLAGS) -Wl,-Map=$(MULTI_DIR)/heaprig.map -o $@ $(MULTI_OBJECTS) \
