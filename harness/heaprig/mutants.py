@@ -85,15 +85,9 @@ EQUIVALENT: dict[str, str] = {
         "a free slot's block would then be at NULL minus a header, which wraps to the top of the "
         "address space, above every arena, so the next test skips it as well; the check is there "
         "because that arithmetic is undefined in C, not for the result",
-    "block_below_gap: `if (gap->bottom + size > (char *)gap->record) {` @23: `>` -> `>=`":
-        "when the copy would end exactly at the record it does not overwrite it; relocating the "
-        "record anyway (to the gap's top, rotated past the block) gives the same layout at more "
-        "cost, which only instruction counts (make bench) can see",
-    "block_below_gap: `record_to_top(gap, from);` @0: `record_to_top(gap, from);` -> `;`":
-        "the rotation then carries the record and the garbage above it past the block "
-        "([record, garbage][block] -> [block][record, garbage]), and the record stays inside the "
-        "gap: the same layout, but the record is left near the gap's bottom, so relocations recur "
-        "and the work grows with the gap (quadratic): only make bench can see it",
+    "block_below_gap: `if (chunk > (uint32_t)(next - from)) {` @10: `>` -> `>=`":
+        "when the room below the record equals the bytes left of the block, both branches "
+        "give the chunk the same value",
     "relink_low_side: `heap.heads[SIDE_LOW] = NULL;` @0: `heap.heads[SIDE_LOW] = NULL;` -> `;`":
         "the stale head survives only if no low block is live; but the low head before the move "
         "is NULL or not a hole (R8), and compaction only permutes blocks, so either the side was "

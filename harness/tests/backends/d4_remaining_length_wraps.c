@@ -466,22 +466,6 @@ static void own_blocks(char *high_edge) {
     }
 }
 
-static void reverse_words(uint32_t *first, uint32_t *last) {
-    while (first < last) {
-        last--;
-        uint32_t word = *first;
-        *first++ = *last;
-        *last = word;
-    }
-}
-
-/* [first, middle)[middle, last) -> [middle, last)[first, middle), in place (three reversals). */
-static void rotate(char *first, char *middle, char *last) {
-    reverse_words((uint32_t *)first, (uint32_t *)middle);
-    reverse_words((uint32_t *)middle, (uint32_t *)last);
-    reverse_words((uint32_t *)first, (uint32_t *)last);
-}
-
 /*
  * The holes gathered below the block being looked at (one stretch of compaction): the gap
  * [bottom, that block) they cover, whose bytes are garbage but for the record: the holes'
@@ -507,24 +491,26 @@ static void record_to_top(gap_t *gap, char *top) {
 
 /*
  * A movable block [from, next), right above the gap, goes down to the gap's bottom (header and
- * data) and the gap rises above it, to end at `next`. memmove does it unless it would overwrite
- * the record; then the record first goes to the top of the gap and is rotated past the block
- * ([record][block] -> [block][record]) before the copy. Such a relocation costs the record's
- * bytes (at most a third of the gap) and the block's size once more, and leaves the record at
- * the top of the new gap, at least two thirds of the gap above its bottom: the blocks copied
- * until the next relocation (the one that causes it included) add up to that much, which pays
- * for it. The work stays linear in the bytes moved.
+ * data) and the gap rises above it, to end at `next`. It is copied in chunks that end where the
+ * record begins; when the record sits at the gap's bottom, in the way, it first goes to the top
+ * of the gap (the bytes already copied are garbage now). Such a relocation costs the record's
+ * bytes, at most a third of the gap, and leaves at least two thirds of the gap free below the
+ * record: the chunks copied until the next relocation add up to that much, which pays for it.
+ * The work stays linear in the bytes moved.
  */
 static void block_below_gap(gap_t *gap, char *from, char *next) {
-    uint32_t size = (uint32_t)(next - from);
-    if (gap->bottom + size > (char *)gap->record) {
-        record_to_top(gap, from);
-        rotate((char *)gap->record, from, next);
-        from = (char *)gap->record;
-        gap->record = (uint32_t *)(from + size);
+    while (from < next) {
+        if ((char *)gap->record == gap->bottom) {
+            record_to_top(gap, from);
+        }
+        uint32_t chunk = (uint32_t)((char *)gap->record - gap->bottom);
+        if (chunk > (uint32_t)(next - from)) {
+            chunk = (uint32_t)(next - from);
+        }
+        memmove(gap->bottom, from, chunk);
+        gap->bottom += chunk;
+        from += chunk;
     }
-    memmove(gap->bottom, from, size);
-    gap->bottom += size;
 }
 
 /*
