@@ -303,21 +303,29 @@ class Tally:
 
 
 def run_batch(jobs: Sequence[Job], binary: Path, root: Path, tally: Tally | None = None,
-              alone: Callable[[Job], Path] | None = None, select: Selection | None = None
-              ) -> Outcomes:
+              alone: Callable[[Job], Path] | None = None, select: Selection | None = None,
+              stop: Callable[[Job, qemu_runner.RunOutcome], bool] | None = None) -> Outcomes:
     """Runs ``jobs`` (one group) as one boot of ``binary``, isolating a culprit if the boot
     dies. ``select``: ``binary`` is a multi-build image, and the index of each job's build in
     it. A job run on a boot of its own (a culprit, a lone job left) runs on ``alone(job)``
     (default: ``binary`` too). Every job gets an outcome (or the error that kept it from
-    running)."""
+    running), unless ``stop(job, outcome)``, asked of each outcome in the jobs' order, says
+    to stop: then the jobs after that one get none and no more boots are made (mutation
+    testing wants only the first failure)."""
     tally = tally if tally is not None else Tally()
     own_binary = alone if alone is not None else (lambda job: binary)
     outcomes: Outcomes = {}
+
+    def record(job: Job, outcome: qemu_runner.RunOutcome) -> bool:
+        """Keeps ``job``'s outcome; True when ``stop`` says the run ends here."""
+        outcomes[job.key] = outcome
+        return stop is not None and stop(job, outcome)
+
     pending = list(jobs)
     while pending:
         if len(pending) == 1:
             tally.boots += 1
-            outcomes[pending[0].key] = _one_boot(pending[0], own_binary(pending[0]), root)
+            record(pending[0], _one_boot(pending[0], own_binary(pending[0]), root))
             return outcomes
         stream, parts = batch_stream(pending, select)
         timeouts = [job.options.timeout for job in pending]
@@ -331,13 +339,15 @@ def run_batch(jobs: Sequence[Job], binary: Path, root: Path, tally: Tally | None
                 outcome = qemu_runner.RunOutcome(ran.command, split.statuses[index], text, "", "",
                                                  False, ran.seconds / len(parts))
                 _keep(part.job, outcome)
-                outcomes[part.job.key] = outcome
+                if record(part.job, outcome):
+                    return outcomes
         if split.culprit is None:
             return outcomes
         culprit = pending[split.culprit]
         tally.boots += 1
         tally.isolations += 1
-        outcomes[culprit.key] = _one_boot(culprit, own_binary(culprit), root)
+        if record(culprit, _one_boot(culprit, own_binary(culprit), root)):
+            return outcomes
         pending = pending[split.culprit + 1:]
     return outcomes
 

@@ -655,12 +655,11 @@ def build_core(real_root: Path, path: Path, scenarios: Sequence) -> Path:
 
 
 def first_failure(group: Sequence, options) -> tuple[int, str] | None:
-    """Runs ``group`` (scenarios of one variant) batched, as :func:`heaprig.batch.run_batch`
-    does, but stops at the first scenario that fails: its index and a one-line reason, or None
-    when all pass. A batch that dies in a scenario re-runs it alone (it may expect that end, a
-    fault); the scenarios after it form the next batch. Raises FirmwareBuildError."""
+    """Runs ``group`` (scenarios of one variant) batched with :func:`heaprig.batch.run_batch`,
+    which stops at the first scenario that fails: its index and a one-line reason, or None when
+    all pass. Raises FirmwareBuildError."""
     from . import qemu_runner
-    from .batch import Job, batch_stream, binary_for, split_results, verdict
+    from .batch import Job, binary_for, run_batch, verdict
     from .errors import HeaprigError
     from .render import summary_line
 
@@ -674,32 +673,18 @@ def first_failure(group: Sequence, options) -> tuple[int, str] | None:
                 f"{scenario.display}: {message}"
         return None if run.passed else f"{scenario.display}: {summary_line(scenario, run.mismatches)}"
 
+    problems: list[tuple[int, str]] = []
+
+    def failed(job: Job, outcome: qemu_runner.RunOutcome) -> bool:
+        problem = failure(job, outcome)
+        if problem is not None:
+            problems.append((int(job.key), problem))
+        return problem is not None
+
     jobs = [Job.of(str(index), scenario, options) for index, scenario in enumerate(group)]
     root, binary = binary_for(jobs[0])
-    pending = jobs
-    while pending:
-        stream, parts = batch_stream(pending)
-        timeouts = [job.options.timeout for job in pending]
-        ran = qemu_runner.run_events(stream, binary, root, options.target, sum(timeouts),
-                                     options.budget, segments=timeouts)
-        split = split_results(ran.results, parts)
-        for index, (part, text) in enumerate(zip(parts, split.texts)):
-            if text is None:
-                break
-            problem = failure(part.job, qemu_runner.RunOutcome(
-                ran.command, split.statuses[index], text, "", "", False, ran.seconds / len(parts)))
-            if problem is not None:
-                return int(part.job.key), problem
-        if split.culprit is None:
-            return None
-        culprit = pending[split.culprit]
-        problem = failure(culprit, qemu_runner.run_events(
-            culprit.compiled.events, binary, root, options.target, culprit.options.timeout,
-            culprit.options.budget))
-        if problem is not None:
-            return int(culprit.key), problem
-        pending = pending[split.culprit + 1:]
-    return None
+    run_batch(jobs, binary, root, stop=failed)
+    return problems[0] if problems else None
 
 
 def run_suite(source: str, scenarios: Sequence, real_root: Path, build_root: Path,

@@ -258,6 +258,31 @@ def test_a_fault_mid_batch_is_isolated_and_the_others_pass(tmp_path: Path) -> No
 
 
 @needs_qemu
+@pytest.mark.parametrize("stop_at, boots, kept", [("a", 1, ["a"]), ("hang", 2, ["a", "hang"]),
+                                                   (None, 3, ["a", "hang", "b", "c"])])
+def test_stop_ends_the_batch_at_the_outcome_it_names(tmp_path: Path, stop_at: str | None,
+                                                     boots: int, kept: list[str]) -> None:
+    """What mutation testing relies on: asked in the jobs' order, ``stop`` ends the run at the
+    first outcome it picks (in the batch or on the culprit's boot of its own), with no boot
+    after it and no outcome for the jobs after it."""
+    bubble = (FIXTURES / "bubble.yaml").read_text()
+    jobs = [job(name, text, tmp_path / "scenarios" / f"{name}.yaml")
+            for name, text in (("a", bubble), ("hang", hanging_scenario(200)), ("b", bubble),
+                               ("c", bubble))]
+    asked: list[str] = []
+
+    def stop(job: batch.Job, outcome: qemu_runner.RunOutcome) -> bool:
+        asked.append(job.key)
+        return job.key == stop_at
+
+    root, binary = batch.binary_for(jobs[0])
+    tally = batch.Tally()
+    outcomes = batch.run_batch(jobs, binary, root, tally, stop=stop)
+    assert list(outcomes) == kept and asked == kept
+    assert tally.boots == boots
+
+
+@needs_qemu
 @pytest.mark.parametrize("target", ["qemu", "host"])
 def test_findings_end_only_their_own_part(tmp_path: Path, target: str) -> None:
     """Scenarios that end in a finding on purpose (a violation expected, a detector's report
