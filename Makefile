@@ -29,7 +29,7 @@ PYTEST_BACKEND_ARGS = \
     $(if $(filter command line,$(origin BACKEND_ROOT)),$(call make_quote,--heaprig-backend-root=$(BACKEND_ROOT))) \
     $(if $(filter command line,$(origin BACKEND_CFLAGS)),$(call make_quote,--heaprig-backend-cflags=$(BACKEND_CFLAGS)))
 
-.PHONY: all run test size deps venv clean help coverage mutants bench fuzz
+.PHONY: all run test size deps venv clean help coverage mutants bench fuzz defect-backends
 all: run
 
 help:
@@ -80,6 +80,12 @@ clean: firmware-clean
 # kept under build/coverage (harness/heaprig/coverage_report.py).
 coverage: deps venv
 	$(VENV)/bin/python -m heaprig.coverage_report
+
+# The defective backends D1-D5, our allocator with one defect of the original put back, written
+# from their patches (harness/tests/backends/README.md) to build/defects/, to run by hand:
+#   make test BACKEND=build/defects/d3_block_carved_before_slot.c BACKEND_CFLAGS=-Itarget/allocator
+defect-backends: deps venv
+	$(VENV)/bin/python harness/tests/defect_backends.py
 
 # Mutation score of the allocator against the scenarios: each mutant a copy built under
 # build/mutants (harness/heaprig/mutants.py). `make mutants MUTANTS_ARGS="--limit 10 --filter R1"`.

@@ -1,6 +1,7 @@
 """The rig against defective backends: harness/tests/backends/ (its README has the table).
 
-Each fixture is our allocator with one of SPEC §5's defects D1–D5 put back. It is built and run
+Each fixture is our allocator with one of SPEC §5's defects D1–D5 put back, written from its
+patch (defect_backends.py; its own tests are in test_defect_patches.py). It is built and run
 the way a user runs any backend — ``firmware.Backend(path, cflags)`` under the batch runner here,
 ``--heaprig-backend`` in the plugin test — on the normal ``scenarios/`` suite: every scenario of
 the firmware variant the defect needs, batched (one build and a few boots per fixture and
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from defect_backends import defect_backend
 from helpers import REPO_ROOT, plugin_args, qemu_missing
 
 from heaprig import batch, firmware
@@ -26,7 +28,6 @@ from heaprig.loader import load_scenario, parse_scenario
 from heaprig.pipeline import RunOptions, ScenarioRun, failure_of, run_scenario
 from heaprig.scenario import Scenario
 
-BACKENDS = Path(__file__).parent / "backends"
 SCENARIOS = REPO_ROOT / "scenarios"
 # The fixtures include the default backend's own header (supervisor_heap.h), which lives next to
 # it, not on the rig's include path: the one flag they need, as a user would pass it.
@@ -66,7 +67,7 @@ class Proof:
 
 
 def fixture_backend(fixture: str) -> firmware.Backend:
-    return firmware.Backend.given(BACKENDS / fixture, cflags=FIXTURE_CFLAGS, base=REPO_ROOT)
+    return firmware.Backend.given(defect_backend(fixture), cflags=FIXTURE_CFLAGS, base=REPO_ROOT)
 
 
 PROOFS = (
@@ -105,7 +106,7 @@ VARIANTS = sorted({proof.variant for proof in PROOFS})
 def defect_assert_line(fixture: str) -> int:
     """The line of the fixture's DEFECT assertion: the first debug_assert after a DEFECT mark
     in the code (the header comment only names the mark)."""
-    lines = (BACKENDS / fixture).read_text(encoding="utf-8").splitlines()
+    lines = defect_backend(fixture).read_text(encoding="utf-8").splitlines()
     marked = next(i for i, line in enumerate(lines) if line.lstrip().startswith("/* DEFECT"))
     return next(i for i, line in enumerate(lines[marked:], marked + 1) if "debug_assert(" in line)
 
@@ -217,7 +218,7 @@ def test_plugin_backend_option_reports_the_defect(pytester: pytest.Pytester) -> 
         shutil.copy(scenario.path, target)
     result = pytester.runpytest_inprocess(
         *plugin_args(), f"--heaprig-root={REPO_ROOT}", "-p", "no:cacheprovider",
-        f"--heaprig-backend={BACKENDS / proof.fixture}",
+        f"--heaprig-backend={defect_backend(proof.fixture)}",
         f"--heaprig-backend-cflags={FIXTURE_CFLAGS}")
     result.assert_outcomes(passed=len(selection(proof.variant)) - 1, failed=1)
     shown = result.stdout.str()
