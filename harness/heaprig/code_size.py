@@ -5,7 +5,10 @@ Cortex-M3, with and without move support, links it with the size probe
 (target/board/size-probe/: it calls only the six SPEC functions, and stands in for the rig's
 side of heaprig_backend.h), and reports `.text`/`.data`/`.bss` per allocator function and in
 total. Only symbols defined by the allocator's object file are counted: the probe, the rig
-stand-ins and libc (memmove, memcpy) are not.
+stand-ins and libc (memmove, memcpy) are not. For comparison it also measures the baseline
+backend with move support (target/backends/baseline/: our code with the original scheme's
+quadratic compaction and promotion), which tells how much of the gap to the original's figure
+the move's algorithms account for.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 CC = "arm-none-eabi-gcc"
 NM = "arm-none-eabi-nm"
 ALLOCATOR = Path("target/allocator/supervisor_heap.c")
+BASELINE = Path("target/backends/baseline/supervisor_heap_baseline.c")
 PROBE_DIR = Path("target/board/size-probe")
 INCLUDES = ["-Itarget/include", "-Itarget/allocator"]
 CPUS = ("cortex-m0", "cortex-m3")
@@ -37,10 +41,16 @@ class Build:
     cpu: str
     move: bool
     slots: int
+    source: Path = ALLOCATOR   # relative to the checkout
+
+    @property
+    def is_ours(self) -> bool:
+        return self.source == ALLOCATOR
 
     @property
     def name(self) -> str:
-        return f"{self.cpu}-m{int(self.move)}-s{self.slots}"
+        own = "" if self.is_ours else f"-{self.source.stem}"
+        return f"{self.cpu}-m{int(self.move)}-s{self.slots}{own}"
 
 
 @dataclass(frozen=True)
@@ -114,7 +124,7 @@ def measure(build: Build, root: Path, out_dir: Path) -> SizeReport:
         f"-DSUPERVISOR_MOVE_SUPPORT={int(build.move)}", "-DHEAPRIG_DEBUG=0",
     ]
     allocator_object = out / "supervisor_heap.o"
-    run([CC, *flags, "-c", str(ALLOCATOR), "-o", str(allocator_object)], root)
+    run([CC, *flags, "-c", str(build.source), "-o", str(allocator_object)], root)
     elf = out / "size-probe.elf"
     run([CC, *flags, "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections",
          str(PROBE_DIR / "probe.c"), str(PROBE_DIR / "stand_ins.c"), str(allocator_object),
@@ -125,7 +135,9 @@ def measure(build: Build, root: Path, out_dir: Path) -> SizeReport:
 
 def render(report: SizeReport) -> str:
     build = report.build
-    lines = [f"{build.cpu}, move support {'on' if build.move else 'off'}, {build.slots} slots",
+    backend = "" if build.is_ours else f" ({build.source})"
+    lines = [f"{build.cpu}, move support {'on' if build.move else 'off'}, {build.slots} slots"
+             f"{backend}",
              f"  {'function / object':36} {'section':>8} {'bytes':>6}"]
     for symbol in report.symbols:
         lines.append(f"  {symbol.name:36} {symbol.section:>8} {symbol.size:>6}")
@@ -134,7 +146,8 @@ def render(report: SizeReport) -> str:
     if build.cpu == "cortex-m0":
         original = ORIGINAL_TEXT_BYTES[build.move]
         lines.append(f"  original scheme: .text {original} "
-                     f"(ours is {report.total('text') - original:+d} bytes)")
+                     f"({'ours' if build.is_ours else 'the baseline'} is "
+                     f"{report.total('text') - original:+d} bytes)")
     return "\n".join(lines)
 
 
@@ -144,12 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=DEFAULT_SLOTS)
     parser.add_argument("--out", type=Path, default=Path("build/size"))
     args = parser.parse_args(argv)
-    reports = [measure(Build(cpu, move, args.slots), args.root, args.out)
-               for cpu in CPUS for move in (True, False)]
+    builds = [Build(cpu, move, args.slots) for cpu in CPUS for move in (True, False)]
+    builds += [Build(cpu, True, args.slots, BASELINE) for cpu in CPUS]
+    reports = [measure(build, args.root, args.out) for build in builds]
     print("\n\n".join(render(r) for r in reports))
     print("\nsummary (.text bytes):")
     for report in reports:
-        print(f"  {report.build.name:18} {report.total('text'):6}")
+        print(f"  {report.build.name:44} {report.total('text'):6}")
     return 0
 
 

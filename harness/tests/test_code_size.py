@@ -37,12 +37,23 @@ def test_only_the_allocators_symbols_are_counted():
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="no arm-none-eabi-gcc")
-def test_real_build_reports_every_public_function(tmp_path):
+@pytest.mark.parametrize("source", [code_size.ALLOCATOR, code_size.BASELINE])
+def test_real_build_reports_every_public_function(tmp_path, source):
     root = code_size.Path(__file__).resolve().parents[2]
-    report = code_size.measure(code_size.Build("cortex-m0", True, 3), root, tmp_path)
+    report = code_size.measure(code_size.Build("cortex-m0", True, 3, source), root, tmp_path)
     names = {code_size.base_name(s.name) for s in report.symbols}
     assert {"allocate_memory", "allocate_remaining_memory", "free_memory",
             "allocation_from_ptr", "get_allocation_length", "supervisor_move_memory"} <= names
     # The rig's tooling is not what a board links.
     assert not names & {"heap_check", "heap_walk", "supervisor_heap_take_misuse"}
     assert report.total("text") > 0
+
+
+def test_the_baseline_is_named_apart_from_ours():
+    ours = code_size.Build("cortex-m0", True, 3)
+    baseline = code_size.Build("cortex-m0", True, 3, code_size.BASELINE)
+    assert ours.name == "cortex-m0-m1-s3"
+    assert baseline.name == "cortex-m0-m1-s3-supervisor_heap_baseline"
+    report = code_size.SizeReport(baseline, (code_size.Symbol("free_memory", "text", 700),))
+    assert "(target/backends/baseline/supervisor_heap_baseline.c)" in code_size.render(report)
+    assert "the baseline is -26 bytes" in code_size.render(report)
