@@ -224,7 +224,7 @@ def build(root: Path, variant: Variant, target: str = "qemu",
     command = _make_command(root, MAKE_TARGETS[target], variant, backend)
     # As a user would type it: the default backend's explicit BACKEND* arguments are noise.
     shown = " ".join(["make", *(command[4:-3] if backend.is_default else command[4:])])
-    _built[key] = _run_make(root, command, shown, path)
+    _built[key] = run_make(root, command, shown, path)
     return path
 
 
@@ -263,14 +263,15 @@ def build_multi(root: Path, variants: Iterable[Variant]) -> MultiImage:
     path = root / "build" / "fw" / "multi" / "+".join(names) / "heaprig.elf"
     command = ["make", "-s", "-C", str(root), "firmware-multi", f"BUILDS={' '.join(names)}",
                *DEFAULT_BACKEND.make_arguments()]
-    _run_make(root, command, " ".join(["make", *command[4:-3]]), path)
+    run_make(root, command, " ".join(["make", *command[4:-3]]), path)
     _built_multi[key] = MultiImage(path, names)
     return _built_multi[key]
 
 
-def _run_make(root: Path, command: list[str], shown: str, path: Path) -> Path:
-    """Runs a build ``command`` (``shown`` as a user would type it) under the build lock; returns
-    ``path``, which it must have made."""
+def run_make(root: Path, command: list[str], shown: str, path: Path) -> Path:
+    """Runs a build ``command`` (``shown`` as a user would type it) under the build lock, so
+    that pytest-xdist workers do not build one thing at once; returns ``path``, which it must
+    have made. FirmwareBuildError (with the last lines of make's output) otherwise."""
     lock = root / LOCK_FILE
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("a") as lock_file:

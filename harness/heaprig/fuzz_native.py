@@ -29,7 +29,6 @@ This module is the rest::
 from __future__ import annotations
 
 import argparse
-import fcntl
 import re
 import shlex
 import subprocess
@@ -40,8 +39,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .compiler import HEADER, HEADER_V1, compile_scenario
-from .errors import FirmwareBuildError, HeaprigError
-from .firmware import BUILD_TIMEOUT, LOCK_FILE, Variant
+from .errors import HeaprigError
+from .firmware import Variant, run_make
 from .loader import load_scenario
 
 # --- the byte format (target/board/fuzz/event_decoder.h) ---------------------------------------
@@ -291,25 +290,11 @@ class FuzzBuild:
 
 
 def build(root: Path, fuzz_build: FuzzBuild, target: str = "fuzz-native-build") -> None:
-    """``make TARGET`` for this build (``fuzz-native-build`` or ``fuzz-native-runner``), under the
-    harness's build lock (firmware.py) so that pytest-xdist workers do not build it at once."""
+    """``make TARGET`` for this build (``fuzz-native-build`` or ``fuzz-native-runner``), the way
+    the firmware is built (:func:`heaprig.firmware.run_make`: under the build lock)."""
     command = ["make", "-s", "-C", str(root), target, *fuzz_build.make_arguments()]
-    lock = root / LOCK_FILE
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, check=False,
-                                  timeout=BUILD_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise FirmwareBuildError(f"{shlex.join(command)} took longer than "
-                                     f"{BUILD_TIMEOUT:.0f} s") from None
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
-        raise FirmwareBuildError(f"`{shlex.join(command[3:])}` failed (exit {done.returncode}):"
-                                 f"\n{tail}")
+    made = fuzz_build.runner(root) if target == "fuzz-native-runner" else fuzz_build.binary(root)
+    run_make(root, command, shlex.join(["make", *command[4:]]), made)
 
 
 # --- running libFuzzer -------------------------------------------------------------------------
