@@ -38,7 +38,13 @@ version, extra words), line too long, non-printable byte, too many tokens, unkno
 argument count, event before reset, numbers (not a number, more than 10 digits, too large), the
 words of each event, id/object ranges, arena and stack sizes, build mismatch, VM running or
 stopped, client holds/holds no allocation/has no data, object bytes 0/already exists/does not
-exist. An unreadable stream (exit 1) cannot happen to text in memory.
+exist, a build selected after the reset or one the image does not hold. An unreadable stream
+(exit 1) cannot happen to text in memory.
+
+Batch streams (PROTOCOL.md "Many scenarios in one stream") run as on an ordinary image of the
+model's one build: ``part`` starts a scenario with no heap until its ``reset``, ``budget`` is
+checked and answered (the model counts no instructions), and ``select_build`` knows build 0 only.
+A correct allocator never ends a part early, so the model never writes ``part_end``.
 """
 
 from __future__ import annotations
@@ -486,6 +492,9 @@ EVENT_SPECS = {spec.name: spec for spec in (
               2 * (POKE_WRITES_MAX - 1)),
     EventSpec("map", "map", 0, True),
     EventSpec("end", "end", 0, False),
+    EventSpec("part", "part", 0, False),
+    EventSpec("budget", "budget INSTRUCTIONS", 1, False),
+    EventSpec("select_build", "select_build INDEX", 1, False),
 )}
 
 
@@ -850,6 +859,25 @@ class ReferenceModel:
             return [{"op": "stack", "ev": event.number}]
 
         return configure
+
+    def _prepare_part(self, event: Event) -> Action:
+        def part() -> list[Result]:
+            self.reset_done = False   # a scenario of its own: no heap until its reset
+            return [{"op": "part", "ev": event.number}]
+
+        return part
+
+    def _prepare_budget(self, event: Event) -> Action:
+        self._number(event, 0, "instructions")
+        return self._simple("budget", event)
+
+    def _prepare_select_build(self, event: Event) -> Action:
+        index = self._number(event, 0, "index")
+        if self.reset_done:
+            raise event.reject("only before the scenario's reset (after `part`, or at boot)")
+        if index != 0:
+            raise event.reject(f"build {index} not in this image (it holds 1)")
+        return self._simple("select_build", event)
 
     def _prepare_end(self, event: Event) -> Action:
         def end() -> list[Result]:

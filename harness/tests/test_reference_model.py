@@ -514,6 +514,20 @@ PROTOCOL_ERRORS = {
                   "[OFFSET VALUE]])"),
     "poke before reset": ("heaprig-events 2\npoke 0 1\n", 1, 2,
                           "event 1: poke: event before reset"),
+    # batch events (PROTOCOL.md "Many scenarios in one stream")
+    "select after reset": ("heaprig-events 1\nreset 64 fixed\nselect_build 0\n", 2, 3,
+                           "event 2: select_build: only before the scenario's reset (after "
+                           "`part`, or at boot)"),
+    "select a build not there": ("heaprig-events 1\npart\nselect_build 1\n", 2, 3,
+                                 "event 2: select_build: build 1 not in this image (it holds 1)"),
+    "select word": ("heaprig-events 1\nselect_build first\n", 1, 2,
+                    'event 1: select_build: index "first" is not a number'),
+    "budget word": ("heaprig-events 1\nbudget lots\n", 1, 2,
+                    'event 1: budget: instructions "lots" is not a number'),
+    "part arguments": ("heaprig-events 1\npart 2\n", 1, 2,
+                       "event 1: part: too many arguments (usage: part)"),
+    "no heap after part": ("heaprig-events 1\nreset 64 fixed\npart\nmap\n", 3, 4,
+                           "event 3: map: event before reset"),
 }
 
 
@@ -677,6 +691,11 @@ ODD_STREAMS = {
                       "alloc 0 70000 low fixed handle\nvm_start\nobj_alloc 0 100000 long\n"
                       "alloc 1 65536 low movable pointer\nobj_alloc 1 70000 short\n"
                       "obj_drop 0\ncollect\nvm_exit\n"),
+    "a batch of parts": ("heaprig-events 1\npart\nbudget 0\nselect_build 0\nchecking on\n"
+                         "snapshots on\nbuild 8 1 0\nreset 512 fixed\nvm_start\n"
+                         "alloc 0 16 low movable pointer\npart\nselect_build 0\nbudget 5000000\n"
+                         "reset 256 64\nalloc 0 16 low movable handle\nvm_start\nvm_exit\n"
+                         "part\nbuild 8 1 0\nreset 1024 fixed\nmap\n"),
     "every slot, then a run": ("heaprig-events 1\nsnapshots on\nreset 1024 64\n"
                                + "".join(f"alloc {n} 8 low movable handle\n" for n in range(7))
                                + "vm_start\nfree 3\nvm_start\nalloc 3 8 low movable pointer\n"
