@@ -472,7 +472,7 @@ static void record_to_top(gap_t *gap, char *top) {
  * A movable block [from, next), right above the gap, goes down to the gap's bottom (header and
  * data) and the gap rises above it, to end at `next`. It is copied in chunks that end where the
  * record begins; when the record sits at the gap's bottom, in the way, it first goes to the top
- * of the gap (the bytes already copied are garbage now). Such a relocation costs the record's
+ * of the gap (where the block's bytes copied so far were). Such a relocation costs the record's
  * bytes, at most a third of the gap, and leaves at least two thirds of the gap free below the
  * record: the chunks copied until the next relocation add up to that much, which pays for it.
  * The work stays linear in the bytes moved.
