@@ -80,3 +80,18 @@ def test_the_fixture_file_is_rewritten_only_when_its_text_changes(
     defect_backends.defect_backend(fixture)
     assert path.read_text(encoding="utf-8") == defect_backends.defect_source(
         defect_backends.all_patches()[0])
+
+
+def test_make_defect_backends_names_a_patch_that_no_longer_fits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """What `make defect-backends` prints for a stale patch: the patch and hunk, exit 1, and no
+    fixture written from it."""
+    stale = tmp_path / "d9_stale.patch"
+    stale.write_text(PATCH.replace(" line 4", " no such line"), encoding="utf-8")
+    monkeypatch.setattr(defect_backends, "PATCHES", tmp_path)
+    monkeypatch.setattr(defect_backends, "OUT", tmp_path / "out")
+    assert defect_backends.main() == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"heaprig defect backends: {stale}:3: this hunk no longer fits")
+    assert not (tmp_path / "out").exists()
