@@ -23,10 +23,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers import HERE, REPO_ROOT
+
 from heaprig.errors import HeaprigError
 
-HERE = Path(__file__).parent
-REPO_ROOT = HERE.parents[1]
 PATCHES = HERE / "backends"
 ALLOCATOR = REPO_ROOT / "target" / "allocator" / "supervisor_heap.c"
 OUT = REPO_ROOT / "build" / "defects"
