@@ -300,10 +300,15 @@ static block_t *place_block(uint32_t length, bool high, bool movable) {
 
 /* ---- Public API: allocation --------------------------------------------------------------- */
 
-/* A free slot, then a block for it placed by R3; none (R5) means nothing is carved. Length 0:
- * the whole middle (see middle_to_block; no hole has length 0). */
-static supervisor_allocation *allocate(uint32_t length, bool high, bool movable) {
-    supervisor_allocation *slot = slot_holding(heap.slots, NULL);
+/* A block placed by R3 for `slot`, which then points at its data. Slot NULL: a free slot is
+ * taken first, and without one (R5) nothing is carved. Promotion passes the handle the block
+ * already has, so that place_block has one caller and is compiled once, inline (`make size`).
+ * Length 0: the whole middle (see middle_to_block; no hole has length 0). */
+static supervisor_allocation *allocate(uint32_t length, bool high, bool movable,
+                                       supervisor_allocation *slot) {
+    if (slot == NULL) {
+        slot = slot_holding(heap.slots, NULL);
+    }
     if (slot == NULL) {
         return NULL;
     }
@@ -323,12 +328,12 @@ supervisor_allocation *allocate_memory(uint32_t length, bool high, bool movable)
         report_misuse("allocate_memory: a movable allocation must be low (R2)");
         return NULL;
     }
-    return allocate(length, high, movable && SUPERVISOR_MOVE_SUPPORT);
+    return allocate(length, high, movable && SUPERVISOR_MOVE_SUPPORT, NULL);
 }
 
 supervisor_allocation *allocate_remaining_memory(void) {
     /* R6: the middle, low and immovable, or NULL (also while a VM runs: see place_block). */
-    return allocate(0, false, false);
+    return allocate(0, false, false, NULL);
 }
 
 size_t get_allocation_length(supervisor_allocation *allocation) {
@@ -577,10 +582,9 @@ static void promote_embedded_blocks(void) {
         supervisor_allocation *owner = block_owner(from);
         block_t *next = (block_t *)(void *)owner->ptr;
         uint32_t length = block_length(from);
-        block_t *to = place_block(length, false, true);
-        /* memmove: `to` may overlap `from`. The header written at `to` stays below from's data. */
-        memmove(block_data(to), block_data(from), length);
-        owner->ptr = block_data(to);
+        allocate(length, false, true, owner);
+        /* memmove: the new place may overlap the old. Its header stays below from's data. */
+        memmove(owner->ptr, block_data(from), length);
         from = next;
     }
 }
