@@ -419,12 +419,12 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
 
 #if SUPERVISOR_MOVE_SUPPORT
 
-/* Points the handle of the block that was at `from` at its copy at `to`. */
-static void handle_follow_move(block_t *from, block_t *to) {
-    supervisor_allocation *handle = slot_holding(heap.slots, block_data(from));
+/* The handle of a live low or embedded block, found by a scan of the slots. */
+static supervisor_allocation *handle_of(block_t *block) {
+    supervisor_allocation *handle = slot_holding(heap.slots, block_data(block));
     /* Every block is carved only once a slot is secured (R5), so a live block has a handle. */
     debug_assert(handle != NULL);
-    handle->ptr = block_data(to);
+    return handle;
 }
 
 /*
@@ -435,7 +435,7 @@ static void handle_follow_move(block_t *from, block_t *to) {
 static block_t *swap_with_hole_below(block_t *hole, block_t *block) {
     uint32_t hole_length = block_length(hole);
     block_t *moved = hole;
-    handle_follow_move(block, moved);
+    handle_of(block)->ptr = block_data(moved);
     memmove(moved, block, block_size(block)); /* its `next` is set again by the next pass */
     block_t *new_hole = block_at(block_end(moved));
     block_init(new_hole, moved, hole_length | FLAG_HOLE);
@@ -502,9 +502,7 @@ static void promote_embedded_blocks(void) {
         block_t *from = *link;
         *link = from->next;
         uint32_t length = block_length(from);
-        supervisor_allocation *owner = slot_holding(heap.slots, block_data(from));
-        /* Every block is carved only once a slot is secured (R5), so a live block has a handle. */
-        debug_assert(owner != NULL);
+        supervisor_allocation *owner = handle_of(from);
         allocate(length, false, true, owner);
         /* memmove: the new place may overlap the old. Its header stays below from's data. */
         memmove(owner->ptr, block_data(from), length);
