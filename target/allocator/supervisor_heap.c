@@ -418,6 +418,15 @@ supervisor_allocation *allocation_from_ptr(void *ptr) {
 #if SUPERVISOR_MOVE_SUPPORT
 
 /*
+ * Steps 2 to 4 are move_blocks(). The bench's baseline backend (target/backends/baseline/)
+ * defines SUPERVISOR_HEAP_BASELINE_MOVE, includes this file and defines its own move_blocks()
+ * after it, with the original scheme's naive compaction and promotion: all else is this code.
+ */
+#ifdef SUPERVISOR_HEAP_BASELINE_MOVE
+static void move_blocks(void);
+#else
+
+/*
  * During the move a block's `next` is scratch: the low side's links are re-derived from the
  * layout afterwards (relink_low_side), and an embedded block's link is parked in its handle
  * (see own_blocks). So `next` holds the block's owner instead, and a moved block carries its
@@ -589,6 +598,18 @@ static void promote_embedded_blocks(void) {
     }
 }
 
+/* Steps 2-4. */
+static void move_blocks(void) {
+    /* Compaction only permutes blocks and holes, so the low side keeps its extent. */
+    char *end = low_end();
+    own_blocks(high_start());
+    compact_low_side(end);
+    relink_low_side(end);
+    promote_embedded_blocks();
+}
+
+#endif
+
 void supervisor_move_memory(void) {
 #if HEAPRIG_DEBUG
     /* unreachable: the rig calls it only at VM exit, after the GC heap is torn down (MODEL.md). */
@@ -600,12 +621,7 @@ void supervisor_move_memory(void) {
     /* Step 1, for R12. */
     supervisor_allocation slots_before_move[SUPERVISOR_SLOTS];
     memcpy(slots_before_move, heap.slots, sizeof(slots_before_move));
-    /* Compaction only permutes blocks and holes, so the low side keeps its extent. */
-    char *end = low_end();
-    own_blocks(high_start());
-    compact_low_side(end);
-    relink_low_side(end);
-    promote_embedded_blocks();
+    move_blocks();
     /* Step 5: the rig runs every move callback, with R12 lookups of old pointers active. */
     heap.slots_before_move = slots_before_move;
     heaprig_allocations_moved();
