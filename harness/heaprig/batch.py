@@ -411,10 +411,11 @@ def image_for(chunk: Sequence[Job]) -> Image:
     """The firmware image that runs ``chunk`` (one group) in one boot, built if needed: the jobs'
     own binary when they all ask for one build, else the multi-build image holding each build
     they ask for (firmware.build_multi)."""
-    root, binary = binary_for(chunk[0])
     variants = {job.variant for job in chunk}
     if len(variants) == 1:
-        return Image(root, binary)
+        return Image(*binary_for(chunk[0]))
+    # The jobs' own binaries are built only if a fault has to be isolated (run_batch's `alone`).
+    root = firmware.repo_root(chunk[0].options.root)
     image = firmware.build_multi(root, variants)
     return Image(root, image.path, lambda job: image.index(root, job.variant))
 

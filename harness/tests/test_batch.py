@@ -331,6 +331,29 @@ def test_each_chunk_is_judged_once_on_its_own_outcomes() -> None:
     assert sorted(outcomes) == sorted(job.key for job in jobs)
 
 
+def test_a_chunk_of_several_builds_builds_only_their_multi_build_image(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each build's own binary is wanted only to isolate a fault; the boot runs the image."""
+    jobs = [batch.Job.of(str(i), load_scenario(SUITE / name), RunOptions(root=REPO_ROOT))
+            for i, name in enumerate(PICKED)]
+    assert len({job.variant for job in jobs}) > 1
+    built: list[str] = []
+
+    class MultiImage:
+        path = Path("multi.elf")
+
+        def index(self, root: Path, variant: firmware.Variant) -> int:
+            return 0
+
+    monkeypatch.setattr(firmware, "build", lambda *args, **kwargs: built.append("own"))
+    monkeypatch.setattr(firmware, "build_multi",
+                        lambda *args, **kwargs: built.append("multi") or MultiImage())
+    image = batch.image_for(jobs)
+    assert built == ["multi"] and image.binary == MultiImage.path and image.select is not None
+    batch.image_for(jobs[:1])                   # one build: its own binary, no multi image
+    assert built == ["multi", "own"]
+
+
 def timing(seconds: float, verdicts: tuple[str, ...] = ("pass", "pass")) -> batch.Timing:
     return batch.Timing(seconds, len(verdicts), verdicts)
 
