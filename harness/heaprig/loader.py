@@ -255,6 +255,13 @@ def _schema_problem(
         return locations.of_key((*where, key)), format_field((*where, key)), message
     if rule == "required":
         missing = [key for key in argument if key not in value]
+        action = next(iter(value), None)
+        if is_step and action in ACTIONS and isinstance(value[action], dict):
+            # `- alloc: {name: a, size: 16}`: the options went inside the action's value.
+            return (locations.of((*where, action)), format_field((*where, action)),
+                    f"{action} takes a name and its options go beside it, not inside: "
+                    f"`- {action}: NAME` with `{missing[0]}: ...` on the next line; got a "
+                    f"mapping")
         return position, field, f"missing required key {missing[0]!r}"
     if rule == "anyOf" and is_step and isinstance(value, dict):
         first = next(iter(value), None)

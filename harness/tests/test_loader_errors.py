@@ -84,6 +84,10 @@ BAD_SCENARIOS = [
     ("missing-required-size",
      HEAD + "  - vm_start\n  - alloc: a\n    movable: true\n",
      "bad.yaml:5:5: steps[1]: missing required key 'size'"),
+    ("options-inside-the-action",
+     HEAD + "  - alloc: {name: a, size: 16}\n",
+     "bad.yaml:4:12: steps[0].alloc: alloc takes a name and its options go beside it, not "
+     "inside: `- alloc: NAME` with `size: ...` on the next line; got a mapping"),
     ("negative-size",
      HEAD + "  - alloc: a\n    size: -4\n",
      "bad.yaml:5:11: steps[0].size: must be at least 0, got -4"),
