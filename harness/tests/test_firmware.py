@@ -25,6 +25,18 @@ def test_variant_of_a_config() -> None:
         "/r/build/host/s3-m0-d1/heaprig-host")
 
 
+@pytest.mark.parametrize("target", firmware.TARGETS)
+def test_our_backend_lands_where_make_says(target: str) -> None:
+    """binary_path works out our own backend's path to spare a make process per build: it must
+    be the path make's own path target prints (another backend's path is always make's)."""
+    variant = firmware.Variant(8, True, False)
+    command = ["make", "-s", "-C", str(REPO_ROOT), firmware.PATH_TARGETS[target],
+               *variant.make_arguments()]
+    printed = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert REPO_ROOT / printed.strip().splitlines()[-1] == firmware.binary_path(
+        REPO_ROOT, variant, target)
+
+
 def test_repo_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(firmware.ROOT_ENV, raising=False)
     assert firmware.repo_root() == REPO_ROOT.resolve()
